@@ -1,0 +1,418 @@
+//! Requests, responses, error codes and route paths of the verifier's HTTP
+//! API. The table in the README describes the same endpoints in words.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pow::{PowChallenge, PowSolution};
+use crate::signals::Signals;
+
+/// Route paths: one source of truth for the widget, the verifier and tests.
+pub mod routes {
+    /// Widget: opens a session.
+    pub const INIT: &str = "/init";
+    /// Widget: sends signals and the proof of work, receives a verdict.
+    pub const SCORE: &str = "/score";
+    /// Backend: checks a verdict token once.
+    pub const VERIFY: &str = "/verify";
+    /// Backend: Cloudflare Turnstile-compatible check.
+    pub const SITEVERIFY: &str = "/siteverify";
+    /// Backend: statistics of a site.
+    pub const STATS: &str = "/stats";
+    /// Anyone: liveness and what store is in use.
+    pub const HEALTH: &str = "/health";
+    /// Anyone: public verdict keys.
+    pub const JWKS: &str = "/.well-known/jwks.json";
+}
+
+/// The class of a score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// 0-25.
+    Human,
+    /// 26-50.
+    Suspicious,
+    /// 51-100.
+    Bot,
+}
+
+impl Classification {
+    /// The class of a score: `human` 0-25, `suspicious` 26-50, `bot` 51-100.
+    pub fn from_score(score: u8) -> Self {
+        match score {
+            0..=25 => Self::Human,
+            26..=50 => Self::Suspicious,
+            _ => Self::Bot,
+        }
+    }
+
+    /// The lowercase name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::Suspicious => "suspicious",
+            Self::Bot => "bot",
+        }
+    }
+}
+
+/// A stable, machine-readable error code. The HTTP status that goes with each
+/// is in the README's error table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 400: `/verify` without a token.
+    TokenRequired,
+    /// 400: `/verify` or `/stats` without an API key.
+    ApiKeyRequired,
+    /// 401: the API key is unknown.
+    InvalidApiKey,
+    /// 400: the token is malformed, badly signed, expired or of another site.
+    InvalidToken,
+    /// 409: the token was accepted before.
+    AlreadyVerified,
+    /// 400: `/init` without a site key.
+    SiteKeyRequired,
+    /// 400: the site key is unknown.
+    InvalidSiteKey,
+    /// 403: the page's origin is not registered for the site.
+    OriginNotAllowed,
+    /// 404: no such session (never issued, or purged).
+    SessionNotFound,
+    /// 400: the session expired before it was scored.
+    SessionExpired,
+    /// 409: the session was already scored.
+    SessionUsed,
+    /// 400: the signals payload is out of bounds.
+    InvalidSignals,
+    /// 400: the request is not what the endpoint takes.
+    BadRequest,
+    /// 413: the body is larger than the limit.
+    PayloadTooLarge,
+    /// 415: the body's content type is not accepted here.
+    UnsupportedMediaType,
+    /// 404: no such route.
+    NotFound,
+    /// 405: the route exists with another method.
+    MethodNotAllowed,
+    /// 429: too many requests from this client; see `Retry-After`.
+    RateLimited,
+    /// 503: the store cannot be reached; retry later.
+    StoreUnavailable,
+    /// 500: a bug; details are in the verifier's log only.
+    Internal,
+}
+
+/// The body of every error answer: `{"error": "<code>", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The stable code.
+    pub error: ErrorCode,
+    /// Human text; may change between versions.
+    pub message: String,
+}
+
+/// `POST /init`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitRequest {
+    /// The site's public key, from the page.
+    #[serde(default)]
+    pub site_key: String,
+    /// The action the page names (`login`, `signup`...): letters, digits,
+    /// `_` and `-`, at most 32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Customer data, returned to the backend as is: at most 255 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdata: Option<String>,
+}
+
+/// Answer to `POST /init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitResponse {
+    /// The new session's id, `co_...`.
+    pub session_id: String,
+    /// The proof of work to solve before `/score`.
+    pub challenge: PowChallenge,
+    /// When the session expires unscored, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// `POST /score`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRequest {
+    /// From [`InitResponse::session_id`].
+    #[serde(default)]
+    pub session_id: String,
+    /// The proof of work solution; missing counts heavily against the score.
+    #[serde(default)]
+    pub pow: Option<PowSolution>,
+    /// What the widget observed.
+    #[serde(default)]
+    pub signals: Signals,
+    /// The answer to a step-up challenge, when one was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<StepUpAnswer>,
+}
+
+/// An answer to a step-up challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUpAnswer {
+    /// From [`StepUp::challenge_id`].
+    pub challenge_id: String,
+    /// What the person read or heard.
+    pub code: String,
+}
+
+/// A step-up challenge the widget must show before a verdict is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepUp {
+    /// The challenge's id.
+    pub challenge_id: String,
+    /// `image`, `audio` or `math`.
+    pub kind: String,
+    /// The path of the image to draw, relative to the verifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The path of the audio alternative, relative to the verifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<String>,
+    /// What to do, for people and screen readers (never the answer).
+    pub prompt: String,
+    /// When the challenge expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// Answer to `POST /score`: either a verdict, or a step-up to show first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreResponse {
+    /// The verdict token to put in the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// When the verdict expires, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// A challenge to show before a verdict is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<StepUp>,
+}
+
+/// `POST /verify`, as JSON or form-encoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRequest {
+    /// The verdict token the form carried.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The site's API key; the `X-API-Key` header works too.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// A key of the caller's choosing: a retry with the same key gets the
+    /// first answer again instead of `already_verified`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Answer to `POST /verify` for a genuine, unexpired, first-used token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyResponse {
+    /// Whether the score is at or below the site's threshold: accept.
+    pub valid: bool,
+    /// 0 (human) to 100 (bot).
+    pub score: u8,
+    /// The class of the score.
+    pub classification: Classification,
+    /// The site's threshold.
+    pub threshold: u8,
+    /// The session the verdict was made for.
+    pub session_id: String,
+    /// The hostname of the page.
+    pub hostname: String,
+    /// The page's action, if any.
+    pub action: Option<String>,
+    /// The page's customer data, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdata: Option<String>,
+    /// When the verdict was made, RFC 3339.
+    pub challenge_ts: String,
+    /// Short codes of what raised the score (`webdriver`, `no_pointer`...).
+    pub reasons: Vec<String>,
+}
+
+/// `POST /siteverify`, Turnstile's request shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteverifyRequest {
+    /// The API key.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The verdict token.
+    #[serde(default)]
+    pub response: Option<String>,
+    /// The visitor's IP, as the backend saw it (logged, not checked).
+    #[serde(default)]
+    pub remoteip: Option<String>,
+    /// As in [`VerifyRequest::idempotency_key`].
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Answer to `POST /siteverify`, Turnstile's response shape, always 200.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteverifyResponse {
+    /// Genuine, first use, and at or below the site's threshold.
+    pub success: bool,
+    /// Turnstile's codes: `missing-input-secret`, `invalid-input-secret`,
+    /// `missing-input-response`, `invalid-input-response`, `bad-request`,
+    /// `timeout-or-duplicate`, `internal-error`.
+    #[serde(rename = "error-codes")]
+    pub error_codes: Vec<String>,
+    /// When the verdict was made, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_ts: Option<String>,
+    /// The hostname of the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The page's action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The page's customer data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cdata: Option<String>,
+    /// 0 (human) to 100 (bot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    /// The class of the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+}
+
+/// Query of `GET /stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsQuery {
+    /// The API key (or the `X-API-Key` header).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// `summary` (default), `recent` or `distribution`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// For `recent`: how many, at most 200, default 50.
+    #[serde(default)]
+    pub limit: Option<String>,
+    /// For `distribution`: `YYYY-MM`, default the current month.
+    #[serde(default)]
+    pub month: Option<String>,
+}
+
+/// How verdicts that were verified are spread over the classes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// Verifications counted.
+    pub total: u64,
+    /// Of which human.
+    pub human: u64,
+    /// Of which suspicious.
+    pub suspicious: u64,
+    /// Of which bot.
+    pub bot: u64,
+    /// The mean score, 0 when there are none.
+    pub avg_score: f64,
+}
+
+/// Counters of one month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageMonth {
+    /// `YYYY-MM`.
+    pub year_month: String,
+    /// Sessions opened.
+    pub total_inits: u64,
+    /// Sessions scored.
+    pub total_scores: u64,
+    /// Tokens verified (first use).
+    pub total_verifications: u64,
+    /// Verified human.
+    pub total_human: u64,
+    /// Verified suspicious.
+    pub total_suspicious: u64,
+    /// Verified bot.
+    pub total_bot: u64,
+}
+
+/// `GET /stats?action=summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSummary {
+    /// All verifications of the site.
+    pub distribution: Distribution,
+    /// Month by month, newest first.
+    pub usage: Vec<UsageMonth>,
+}
+
+/// One verification, as listed by `GET /stats?action=recent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentVerification {
+    /// When it was verified, RFC 3339.
+    pub verified_at: String,
+    /// The session.
+    pub session_id: String,
+    /// The score.
+    pub score: u8,
+    /// Its class.
+    pub classification: Classification,
+    /// The page's hostname.
+    pub hostname: String,
+    /// The page's action.
+    pub action: Option<String>,
+    /// What raised the score.
+    pub reasons: Vec<String>,
+}
+
+/// `GET /stats?action=recent`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRecent {
+    /// Newest first.
+    pub recent: Vec<RecentVerification>,
+}
+
+/// `GET /stats?action=distribution&month=YYYY-MM`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsDistribution {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Verifications of that month.
+    pub distribution: Distribution,
+    /// Counts of scores in ten bands: 0-9, 10-19, ... 90-100.
+    pub histogram: [u64; 10],
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// `ok`, or `degraded` when the store cannot be reached.
+    pub status: String,
+    /// `oculto`.
+    pub service: String,
+    /// The verifier's version.
+    pub version: String,
+    /// The store in use: `sqlite` or `redis`.
+    pub architecture: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_follow_the_contract_bands() {
+        assert_eq!(Classification::from_score(0), Classification::Human);
+        assert_eq!(Classification::from_score(25), Classification::Human);
+        assert_eq!(Classification::from_score(26), Classification::Suspicious);
+        assert_eq!(Classification::from_score(50), Classification::Suspicious);
+        assert_eq!(Classification::from_score(51), Classification::Bot);
+        assert_eq!(Classification::from_score(100), Classification::Bot);
+    }
+
+    #[test]
+    fn error_codes_are_snake_case() {
+        let body = ErrorBody { error: ErrorCode::AlreadyVerified, message: "x".into() };
+        assert_eq!(serde_json::to_string(&body).unwrap(), r#"{"error":"already_verified","message":"x"}"#);
+    }
+}
