@@ -1,0 +1,213 @@
+//! The verifier's settings, read in order from built-in defaults, an optional
+//! TOML file (`--config`), environment variables (`OCULTO_ADDR`,
+//! `OCULTO_STORE`, and `OCULTO_<SECTION>__<KEY>` for nested keys, e.g.
+//! `OCULTO_RATE_LIMIT__INIT_PER_MIN`), then command-line flags. Every key is
+//! described in `verifier.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// All settings, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// `sqlite://PATH` (default) or `redis://HOST:PORT`.
+    pub store: String,
+    /// The `iss` claim of verdicts.
+    pub issuer: String,
+    /// Lifetime of verdict tokens, seconds.
+    pub token_ttl_secs: u64,
+    /// Lifetime of an unscored session, seconds.
+    pub session_ttl_secs: u64,
+    /// Proof of work settings.
+    pub pow: PowConfig,
+    /// Per-IP request limits.
+    pub rate_limit: RateLimitConfig,
+    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// SQLite settings.
+    pub sqlite: SqliteConfig,
+    /// How many recent verifications `/stats?action=recent` keeps per site.
+    pub recent_keep: u32,
+    /// Serve the demo site from `www_dir` and register a demo site.
+    pub demo: bool,
+    /// Folder of the demo pages.
+    pub www_dir: PathBuf,
+    /// Log filter, as `RUST_LOG` takes it.
+    pub log: String,
+}
+
+/// Proof of work settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PowConfig {
+    /// Leading zero bits asked of a normal visitor.
+    pub difficulty: u8,
+    /// Extra bits asked of an address that opens sessions faster than
+    /// `rate_limit.soft_per_min`.
+    pub flood_extra: u8,
+}
+
+/// Per-IP request limits, per minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// `/init` calls per minute per address before 429.
+    pub init_per_min: u32,
+    /// `/score` calls per minute per address before 429.
+    pub score_per_min: u32,
+    /// `/init` calls per minute per address beyond which the proof of work
+    /// gets harder and the score notes `rate`.
+    pub soft_per_min: u32,
+}
+
+/// SQLite settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteConfig {
+    /// `normal`: every commit survives a crash or kill of the process (WAL).
+    /// `full`: also a power loss, at the cost of an fsync per group commit.
+    pub synchronous: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            store: "sqlite://oculto.db".into(),
+            issuer: "oculto".into(),
+            token_ttl_secs: oculto_shared::TOKEN_TTL_SECS,
+            session_ttl_secs: 600,
+            pow: PowConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            trusted_proxies: Vec::new(),
+            body_limit: 64 * 1024,
+            workers: 0,
+            sqlite: SqliteConfig::default(),
+            recent_keep: 1000,
+            demo: false,
+            www_dir: PathBuf::from("www"),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Default for PowConfig {
+    fn default() -> Self {
+        Self { difficulty: 18, flood_extra: 4 }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { init_per_min: 30, score_per_min: 20, soft_per_min: 10 }
+    }
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self { synchronous: "normal".into() }
+    }
+}
+
+/// Settings given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--addr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<SocketAddr>,
+    /// `--store`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// `--demo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+}
+
+impl Config {
+    /// Reads defaults, then `file`, then the environment, then `overrides`,
+    /// and validates the result. Errors name the offending key.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, String> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(format!("config file {} does not exist", f.display()));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        let env = Env::prefixed("OCULTO_").split("__").filter(|k| k.as_str() != "config");
+        let cfg: Config =
+            fig.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|e| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(self.store.starts_with("sqlite://") || self.store.starts_with("redis://")) {
+            return Err(format!("store: expected sqlite://PATH or redis://HOST:PORT, got {:?}", self.store));
+        }
+        if self.pow.difficulty > oculto_shared::pow::MAX_DIFFICULTY
+            || self.pow.difficulty.saturating_add(self.pow.flood_extra) > oculto_shared::pow::MAX_DIFFICULTY
+        {
+            return Err(format!("pow.difficulty + pow.flood_extra must be at most {}", oculto_shared::pow::MAX_DIFFICULTY));
+        }
+        for (key, v) in [
+            ("rate_limit.init_per_min", self.rate_limit.init_per_min),
+            ("rate_limit.score_per_min", self.rate_limit.score_per_min),
+            ("rate_limit.soft_per_min", self.rate_limit.soft_per_min),
+        ] {
+            if v == 0 {
+                return Err(format!("{key} must be at least 1"));
+            }
+        }
+        if !(30..=3600).contains(&self.token_ttl_secs) {
+            return Err("token_ttl_secs must be between 30 and 3600".into());
+        }
+        if !(30..=86_400).contains(&self.session_ttl_secs) {
+            return Err("session_ttl_secs must be between 30 and 86400".into());
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.body_limit) {
+            return Err("body_limit must be between 1024 and 16777216".into());
+        }
+        if !matches!(self.sqlite.synchronous.as_str(), "normal" | "full") {
+            return Err("sqlite.synchronous must be \"normal\" or \"full\"".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn flags_override_a_file() {
+        let dir = std::env::temp_dir().join(format!("oculto-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("v.toml");
+        std::fs::write(&f, "addr = \"127.0.0.1:9000\"\n[rate_limit]\ninit_per_min = 5\n").unwrap();
+        let c = Config::load(Some(&f), &Overrides::default()).unwrap();
+        assert_eq!(c.addr.port(), 9000);
+        assert_eq!(c.rate_limit.init_per_min, 5);
+        let o = Overrides { addr: Some("127.0.0.1:9001".parse().unwrap()), ..Default::default() };
+        assert_eq!(Config::load(Some(&f), &o).unwrap().addr.port(), 9001);
+        std::fs::write(&f, "[rate_limit]\ninit_per_min = 0\n").unwrap();
+        assert!(Config::load(Some(&f), &Overrides::default()).unwrap_err().contains("rate_limit.init_per_min"));
+    }
+}

@@ -1,0 +1,95 @@
+//! The demo (`oculto serve --demo`): a registered demo site whose pages are
+//! served from `www/`, and a small "site backend" at `/demo/submit` that
+//! checks the form's verdict with the demo site's API key, as a real site's
+//! backend would.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use oculto_shared::FORM_FIELD;
+use serde::Serialize;
+
+use crate::body::Input;
+use crate::sites::hash_api_key;
+use crate::store::{SiteRecord, Store, StoreError};
+use crate::{clock, random, verdict, State};
+
+/// The demo site's keys, held in memory for the demo backend.
+pub struct DemoSite {
+    /// Its site key.
+    pub site_key: String,
+    /// Its API key, made anew at each start.
+    pub api_key: String,
+}
+
+/// Registers the demo site (or reuses it) for the origins of `port`, with a
+/// fresh API key.
+pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
+    let api_key = random::secret(oculto_shared::API_KEY_PREFIX);
+    let origins = vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
+    let existing = store.sites().await?.into_iter().find(|s| s.name == "demo" && s.origins == origins);
+    let site_key = match existing {
+        Some(site) => {
+            store.set_api_key_hash(&site.site_key, hash_api_key(&api_key)).await?;
+            site.site_key
+        }
+        None => {
+            let site_key = random::id(oculto_shared::SITE_KEY_PREFIX);
+            store
+                .add_site(SiteRecord {
+                    site_key: site_key.clone(),
+                    name: "demo".into(),
+                    origins,
+                    threshold: 50,
+                    api_key_hash: hash_api_key(&api_key),
+                    created_at: clock::now_secs(),
+                })
+                .await?;
+            site_key
+        }
+    };
+    Ok(DemoSite { site_key, api_key })
+}
+
+#[derive(Serialize)]
+struct DemoConfig<'a> {
+    site_key: &'a str,
+}
+
+/// `GET /demo/config.json`: the demo site key, for the demo pages.
+async fn config(state: web::Data<State>) -> HttpResponse {
+    match &state.demo {
+        Some(d) => HttpResponse::Ok().json(DemoConfig { site_key: &d.site_key }),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// `POST /demo/submit`: what a site's backend does with the form.
+async fn submit(state: web::Data<State>, form: Input<std::collections::HashMap<String, String>>) -> HttpResponse {
+    let Some(demo) = &state.demo else { return HttpResponse::NotFound().finish() };
+    let token = form.0.get(FORM_FIELD).map(String::as_str);
+    let outcome = match verdict::check(&state, token, Some(&demo.api_key), None).await {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(r) => {
+            let e = crate::error::ApiError::from(r);
+            format!("{} ({:?})", e.message, e.code)
+        }
+    };
+    let page = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Oculto demo: backend answer</title>\
+         <link rel=stylesheet href=/demo.css><main><h1>What the site's backend got from /verify</h1>\
+         <pre>{}</pre><p><a href=/>Back to the form</a></p></main></html>",
+        escape(&outcome)
+    );
+    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8")).body(page)
+}
+
+/// Registers the demo routes and the static pages.
+pub fn configure(cfg: &mut web::ServiceConfig, www: &std::path::Path) {
+    cfg.route("/demo/config.json", web::get().to(config))
+        .route("/demo/submit", web::post().to(submit))
+        .service(actix_files::Files::new("/", www).index_file("index.html"));
+}

@@ -1,0 +1,120 @@
+//! Per-address request limits (governor's GCRA), and which address a request
+//! comes from.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use actix_web::HttpRequest;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
+
+use crate::config::RateLimitConfig;
+use crate::error::ApiError;
+
+/// The limits of one process.
+pub struct Limits {
+    init: DefaultKeyedRateLimiter<IpAddr>,
+    score: DefaultKeyedRateLimiter<IpAddr>,
+    soft: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: &IpAddr) -> Result<(), ApiError> {
+    limiter.check_key(ip).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+    })
+}
+
+impl Limits {
+    /// Limits as configured.
+    pub fn new(c: &RateLimitConfig) -> Self {
+        Self {
+            init: RateLimiter::keyed(per_minute(c.init_per_min)),
+            score: RateLimiter::keyed(per_minute(c.score_per_min)),
+            soft: RateLimiter::keyed(per_minute(c.soft_per_min)),
+        }
+    }
+
+    /// Counts an `/init`; `Ok(flooded)` says whether the address is past its
+    /// soft rate (harder proof of work, `rate` in the score).
+    pub fn init(&self, ip: &IpAddr) -> Result<bool, ApiError> {
+        check(&self.init, ip)?;
+        Ok(self.soft.check_key(ip).is_err())
+    }
+
+    /// Counts a `/score`.
+    pub fn score(&self, ip: &IpAddr) -> Result<(), ApiError> {
+        check(&self.score, ip)
+    }
+
+    /// Forgets addresses that are back to a full allowance, so memory stays
+    /// bounded by the addresses of the last minute.
+    pub fn forget_idle(&self) {
+        for l in [&self.init, &self.score, &self.soft] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the
+/// last address in `X-Forwarded-For` that is not a trusted proxy. IPv6
+/// addresses are cut to their /64, which one subscriber usually holds whole.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut ip = peer;
+    if is_trusted(&peer) {
+        let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+        let hops: Vec<IpAddr> =
+            forwarded.flat_map(|v| v.split(',')).filter_map(|s| s.trim().parse::<IpAddr>().ok()).collect();
+        if let Some(first_untrusted) = hops.iter().rev().find(|h| !is_trusted(h)) {
+            ip = *first_untrusted;
+        }
+    }
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let req = TestRequest::default()
+            .peer_addr("10.1.2.3:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.9.9.9"))
+            .to_http_request();
+        assert_eq!(client_ip(&req, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        let req = TestRequest::default()
+            .peer_addr("198.51.100.7:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "203.0.113.9"))
+            .to_http_request();
+        assert_eq!(client_ip(&req, &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn limits_answer_429_with_a_wait() {
+        let l = Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1 });
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(l.init(&ip).unwrap(), false);
+        assert_eq!(l.init(&ip).unwrap(), true, "past the soft rate");
+        let e = l.init(&ip).unwrap_err();
+        assert!(e.retry_after.unwrap() >= 1);
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(l.init(&other).is_ok(), "limits are per address");
+    }
+}

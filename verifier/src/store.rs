@@ -1,0 +1,383 @@
+//! Where sites, signing keys, sessions, used tokens and counters live.
+//!
+//! `Sqlite` (embedded, one file) is the default; a Redis backend for several
+//! nodes is the next step and will be a second variant of [`Store`]. Every
+//! method is one round trip to the backend, and every backend passes the one
+//! conformance suite in `tests` below.
+
+pub mod sqlite;
+
+use oculto_shared::api::{Classification, Distribution, RecentVerification, StatsDistribution, UsageMonth};
+
+/// A store failure: the store cannot be reached or refused to work. Never a
+/// reason to answer "valid".
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is down, locked, full or overloaded.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A registered site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRecord {
+    /// Public site key, `site_...`.
+    pub site_key: String,
+    /// A name for people.
+    pub name: String,
+    /// Origins allowed to open sessions, `scheme://host[:port]`.
+    pub origins: Vec<String>,
+    /// Scores above this are not `valid`.
+    pub threshold: u8,
+    /// SHA-256 of the API key.
+    pub api_key_hash: [u8; 32],
+    /// Seconds since the epoch.
+    pub created_at: u64,
+}
+
+/// A signing key, private part included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// RFC 7638 thumbprint of the public key.
+    pub kid: String,
+    /// The ed25519 secret.
+    pub secret: [u8; 32],
+    /// Seconds since the epoch.
+    pub created_at: u64,
+    /// When a newer key replaced it; it stays published for a token lifetime.
+    pub retired_at: Option<u64>,
+}
+
+/// An issued, not yet scored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// `co_...`.
+    pub id: String,
+    /// The site it was opened for.
+    pub site_key: String,
+    /// Proof of work salt.
+    pub salt: String,
+    /// Proof of work difficulty.
+    pub difficulty: u8,
+    /// Milliseconds since the epoch.
+    pub created_ms: u64,
+    /// Seconds since the epoch.
+    pub expires_at: u64,
+    /// Hostname of the page's origin.
+    pub hostname: String,
+    /// The page's action.
+    pub action: Option<String>,
+    /// The page's customer data.
+    pub cdata: Option<String>,
+    /// Whether the address was over its soft rate when it opened the session.
+    pub flooded: bool,
+}
+
+/// Why a session cannot be scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimError {
+    /// Never issued, or purged.
+    NotFound,
+    /// Scored before.
+    Used,
+    /// Past its expiry.
+    Expired,
+}
+
+/// A verdict given for a session, remembered for `/verify`'s reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictRecord {
+    /// The session.
+    pub session_id: String,
+    /// The site.
+    pub site_key: String,
+    /// Score given.
+    pub score: u8,
+    /// Reason codes.
+    pub reasons: Vec<String>,
+    /// When the row may go: after the token's expiry.
+    pub purge_after: u64,
+}
+
+/// A token to accept once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumption {
+    /// The token id.
+    pub jti: String,
+    /// The site.
+    pub site_key: String,
+    /// The token's expiry; the id is remembered until then.
+    pub exp: u64,
+    /// A retry key chosen by the backend.
+    pub idempotency_key: Option<String>,
+    /// The session.
+    pub session_id: String,
+    /// The score in the token.
+    pub score: u8,
+    /// Its class.
+    pub classification: Classification,
+    /// The page's hostname.
+    pub hostname: String,
+    /// The page's action.
+    pub action: Option<String>,
+    /// Now, seconds since the epoch.
+    pub now: u64,
+}
+
+/// What happened when a token was presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumed {
+    /// First use: accepted and recorded.
+    First {
+        /// The reasons stored with the session.
+        reasons: Vec<String>,
+    },
+    /// Used before, and presented again with the same idempotency key.
+    Retry {
+        /// The reasons stored with the session.
+        reasons: Vec<String>,
+    },
+    /// Used before.
+    Replay,
+}
+
+/// A counter of `/stats` usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// A session opened.
+    Init,
+    /// A session scored.
+    Score,
+}
+
+/// The store, one variant per backend.
+pub enum Store {
+    /// Embedded SQLite, the default.
+    Sqlite(sqlite::SqliteStore),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store named by a URL: `sqlite://PATH` (created if missing).
+    pub fn open(url: &str, synchronous_full: bool) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(Self::Sqlite(sqlite::SqliteStore::open(path, synchronous_full)?));
+        }
+        if url.starts_with("redis://") {
+            return Err(StoreError::Unavailable(
+                "redis storage is not available in this build of oculto-verifier yet".into(),
+            ));
+        }
+        Err(StoreError::Unavailable(format!("unknown store URL {url:?}")))
+    }
+
+    /// The backend's name, as `/health` reports it.
+    pub fn architecture(&self) -> &'static str {
+        each!(self, _s => "sqlite")
+    }
+
+    /// Checks that the backend answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        each!(self, s => s.ping().await)
+    }
+
+    /// Adds a site. Fails if the site key or API key hash exists.
+    pub async fn add_site(&self, site: SiteRecord) -> Result<(), StoreError> {
+        each!(self, s => s.add_site(site).await)
+    }
+
+    /// Every site.
+    pub async fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
+        each!(self, s => s.sites().await)
+    }
+
+    /// Replaces a site's API key hash; `false` if there is no such site.
+    pub async fn set_api_key_hash(&self, site_key: &str, hash: [u8; 32]) -> Result<bool, StoreError> {
+        each!(self, s => s.set_api_key_hash(site_key.to_owned(), hash).await)
+    }
+
+    /// Every signing key, newest first.
+    pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        each!(self, s => s.keys().await)
+    }
+
+    /// Adds a signing key and retires every other active one at `now`.
+    pub async fn rotate_key(&self, key: KeyRecord, now: u64) -> Result<(), StoreError> {
+        each!(self, s => s.rotate_key(key, now).await)
+    }
+
+    /// Adds a signing key only if there is no active one; returns the keys.
+    pub async fn ensure_key(&self, key: KeyRecord) -> Result<Vec<KeyRecord>, StoreError> {
+        each!(self, s => s.ensure_key(key).await)
+    }
+
+    /// Records a new session and counts an init.
+    pub async fn create_session(&self, session: SessionRecord, purge_after: u64) -> Result<(), StoreError> {
+        each!(self, s => s.create_session(session, purge_after).await)
+    }
+
+    /// Marks a session as being scored and returns it; each session can be
+    /// claimed once.
+    pub async fn claim_session(&self, id: &str, now: u64) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
+        each!(self, s => s.claim_session(id.to_owned(), now).await)
+    }
+
+    /// Remembers the verdict given to a session and counts a score.
+    pub async fn record_verdict(&self, verdict: VerdictRecord, now: u64) -> Result<(), StoreError> {
+        each!(self, s => s.record_verdict(verdict, now).await)
+    }
+
+    /// Accepts a token id once, durably.
+    pub async fn consume(&self, c: Consumption) -> Result<Consumed, StoreError> {
+        each!(self, s => s.consume(c).await)
+    }
+
+    /// All-time distribution and month-by-month usage of a site.
+    pub async fn summary(&self, site_key: &str) -> Result<(Distribution, Vec<UsageMonth>), StoreError> {
+        each!(self, s => s.summary(site_key.to_owned()).await)
+    }
+
+    /// The newest verifications of a site.
+    pub async fn recent(&self, site_key: &str, limit: u32) -> Result<Vec<RecentVerification>, StoreError> {
+        each!(self, s => s.recent(site_key.to_owned(), limit).await)
+    }
+
+    /// One month's distribution and histogram.
+    pub async fn distribution(&self, site_key: &str, month: &str) -> Result<StatsDistribution, StoreError> {
+        each!(self, s => s.distribution(site_key.to_owned(), month.to_owned()).await)
+    }
+
+    /// Deletes expired sessions and token ids, and old recent entries.
+    pub async fn purge(&self, now: u64, recent_keep: u32) -> Result<u64, StoreError> {
+        each!(self, s => s.purge(now, recent_keep).await)
+    }
+}
+
+/// `YYYY-MM` of a Unix time.
+pub fn year_month(secs: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn session(id: &str, site: &str, now: u64) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            site_key: site.into(),
+            salt: "00".into(),
+            difficulty: 4,
+            created_ms: now * 1000,
+            expires_at: now + 600,
+            hostname: "example.com".into(),
+            action: Some("login".into()),
+            cdata: None,
+            flooded: false,
+        }
+    }
+
+    fn consumption(jti: &str, site: &str, now: u64, idem: Option<&str>) -> Consumption {
+        Consumption {
+            jti: jti.into(),
+            site_key: site.into(),
+            exp: now + 300,
+            idempotency_key: idem.map(Into::into),
+            session_id: "co_1".into(),
+            score: 10,
+            classification: Classification::Human,
+            hostname: "example.com".into(),
+            action: None,
+            now,
+        }
+    }
+
+    /// The conformance suite every backend must pass.
+    pub(crate) async fn store_works(store: &Store) {
+        let now = 1_790_000_000;
+        store.ping().await.unwrap();
+
+        let site = SiteRecord {
+            site_key: "site_a".into(),
+            name: "A".into(),
+            origins: vec!["https://a.example".into()],
+            threshold: 50,
+            api_key_hash: [1; 32],
+            created_at: now,
+        };
+        store.add_site(site.clone()).await.unwrap();
+        assert!(store.add_site(site.clone()).await.is_err(), "duplicate site key refused");
+        assert_eq!(store.sites().await.unwrap(), vec![site.clone()]);
+        assert!(store.set_api_key_hash("site_a", [2; 32]).await.unwrap());
+        assert!(!store.set_api_key_hash("site_missing", [2; 32]).await.unwrap());
+        assert_eq!(store.sites().await.unwrap()[0].api_key_hash, [2; 32]);
+
+        let k1 = KeyRecord { kid: "k1".into(), secret: [7; 32], created_at: now, retired_at: None };
+        let keys = store.ensure_key(k1.clone()).await.unwrap();
+        assert_eq!(keys, vec![k1.clone()]);
+        let k1b = KeyRecord { kid: "k1b".into(), ..k1.clone() };
+        assert_eq!(store.ensure_key(k1b).await.unwrap(), vec![k1.clone()], "an active key is kept");
+        let k2 = KeyRecord { kid: "k2".into(), secret: [8; 32], created_at: now + 1, retired_at: None };
+        store.rotate_key(k2.clone(), now + 1).await.unwrap();
+        let keys = store.keys().await.unwrap();
+        assert_eq!(keys[0], k2);
+        assert_eq!(keys[1].retired_at, Some(now + 1));
+
+        store.create_session(session("co_1", "site_a", now), now + 900).await.unwrap();
+        assert_eq!(store.claim_session("co_1", now).await.unwrap(), Ok(session("co_1", "site_a", now)));
+        assert_eq!(store.claim_session("co_1", now).await.unwrap(), Err(ClaimError::Used));
+        assert_eq!(store.claim_session("co_none", now).await.unwrap(), Err(ClaimError::NotFound));
+        store.create_session(session("co_2", "site_a", now), now + 900).await.unwrap();
+        assert_eq!(store.claim_session("co_2", now + 601).await.unwrap(), Err(ClaimError::Expired));
+
+        let reasons = vec!["rate".to_string()];
+        let v = VerdictRecord {
+            session_id: "co_1".into(),
+            site_key: "site_a".into(),
+            score: 10,
+            reasons: reasons.clone(),
+            purge_after: now + 900,
+        };
+        store.record_verdict(v, now).await.unwrap();
+
+        let c = consumption("j1", "site_a", now, Some("retry-1"));
+        assert_eq!(store.consume(c.clone()).await.unwrap(), Consumed::First { reasons: reasons.clone() });
+        assert_eq!(store.consume(c.clone()).await.unwrap(), Consumed::Retry { reasons });
+        assert_eq!(store.consume(consumption("j1", "site_a", now, None)).await.unwrap(), Consumed::Replay);
+        assert_eq!(store.consume(consumption("j1", "site_a", now, Some("other"))).await.unwrap(), Consumed::Replay);
+        let mut bot = consumption("j2", "site_a", now, None);
+        bot.score = 95;
+        bot.classification = Classification::Bot;
+        assert!(matches!(store.consume(bot).await.unwrap(), Consumed::First { .. }));
+
+        let (dist, usage) = store.summary("site_a").await.unwrap();
+        assert_eq!((dist.total, dist.human, dist.bot), (2, 1, 1));
+        assert!((dist.avg_score - 52.5).abs() < 1e-9);
+        assert_eq!(usage.len(), 1);
+        assert_eq!((usage[0].total_inits, usage[0].total_scores, usage[0].total_verifications), (2, 1, 2));
+        let recent = store.recent("site_a", 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].score, 95, "newest first");
+        assert_eq!(store.recent("site_a", 1).await.unwrap().len(), 1);
+        let month = year_month(now);
+        let d = store.distribution("site_a", &month).await.unwrap();
+        assert_eq!(d.histogram[1], 1);
+        assert_eq!(d.histogram[9], 1);
+        assert_eq!(store.distribution("site_a", "1999-01").await.unwrap().distribution.total, 0);
+
+        // Purging after expiry forgets the token id; before, never.
+        store.purge(now + 10, 1).await.unwrap();
+        assert_eq!(store.consume(consumption("j1", "site_a", now, None)).await.unwrap(), Consumed::Replay);
+        assert_eq!(store.recent("site_a", 10).await.unwrap().len(), 1, "recent trimmed to recent_keep");
+        store.purge(now + 10_000, 1000).await.unwrap();
+        assert_eq!(store.claim_session("co_1", now).await.unwrap(), Err(ClaimError::NotFound));
+    }
+}
