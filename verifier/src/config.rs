@@ -171,11 +171,11 @@ impl Config {
                 return Err(format!("{key} must be at least 1"));
             }
         }
-        if !(30..=3600).contains(&self.token_ttl_secs) {
-            return Err("token_ttl_secs must be between 30 and 3600".into());
+        if !(2..=3600).contains(&self.token_ttl_secs) {
+            return Err("token_ttl_secs must be between 2 and 3600".into());
         }
-        if !(30..=86_400).contains(&self.session_ttl_secs) {
-            return Err("session_ttl_secs must be between 30 and 86400".into());
+        if !(2..=86_400).contains(&self.session_ttl_secs) {
+            return Err("session_ttl_secs must be between 2 and 86400".into());
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.body_limit) {
             return Err("body_limit must be between 1024 and 16777216".into());

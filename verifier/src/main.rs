@@ -47,6 +47,22 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Solve a proof of work challenge from /init (for curl walkthroughs and
+    /// clients without the widget); prints the nonce.
+    Pow {
+        /// The session id from /init.
+        #[arg(long)]
+        session_id: String,
+        /// The site key.
+        #[arg(long)]
+        site_key: String,
+        /// challenge.salt from /init.
+        #[arg(long)]
+        salt: String,
+        /// challenge.difficulty from /init.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=32))]
+        difficulty: u8,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,6 +133,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Command::Pow { session_id, site_key, salt, difficulty } = &cli.command {
+        let prefix = oculto_shared::pow::Prefix::new(session_id, site_key, salt);
+        let nonce = prefix.solve_range(*difficulty, 0, u64::MAX).context("no nonce found")?;
+        println!("{nonce}");
+        return Ok(());
+    }
     let rt = actix_web::rt::System::new();
     match cli.command {
         Command::Serve { .. } => rt.block_on(oculto_verifier::serve(config)),
@@ -129,6 +151,7 @@ fn main() -> anyhow::Result<()> {
             println!("running verifiers pick it up within a second");
             Ok(())
         }),
+        Command::Pow { .. } => Ok(()),
     }
 }
 
