@@ -1,0 +1,51 @@
+# Oculto's two set-up commands are `make demo` and `make test`; `make bench`
+# prints performance figures. Every target installs what it is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ADDR ?= 127.0.0.1:8787
+DEMO_DB ?= .oculto/demo.db
+WASM_TARGET_DIR := target/wasm
+
+.PHONY: demo build test lint unit wasm doc bench clean
+
+## demo: build and start the verifier with the demo site on http://$(ADDR)/
+demo: build
+	@mkdir -p $(dir $(DEMO_DB))
+	@echo "Starting Oculto on http://$(ADDR)/ (Ctrl-C to stop)"
+	./target/release/oculto serve --demo --addr $(ADDR) --store sqlite://$(DEMO_DB)
+
+## build: the release binary
+build:
+	@scripts/deps.sh rust
+	cargo build --release -p oculto-verifier
+
+## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs
+test: lint wasm doc unit
+	@echo "make test: all passed"
+
+lint:
+	@scripts/deps.sh rust
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo build -p oculto-verifier --bin oculto
+	cargo test --workspace
+
+## wasm: the shared types and the widget build for wasm32-unknown-unknown
+wasm:
+	@eval "$$(scripts/deps.sh wasm)"; \
+	  echo "wasm32 build with: $$WASM_CARGO"; \
+	  env CARGO_TARGET_DIR=$(WASM_TARGET_DIR) $$WASM_CARGO build --profile wasm --target wasm32-unknown-unknown \
+	    $$WASM_FLAGS -p oculto-shared -p oculto-widget
+
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
+
+## bench: /verify throughput, latency and memory (prints figures)
+bench:
+	@scripts/deps.sh bench
+	bench/verify.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what the project needs and the machine lacks, by name, from the
+# ordinary package clients. Safe to run again: it installs only what is missing.
+#
+#   scripts/deps.sh rust     cargo (checked, never installed here)
+#   scripts/deps.sh wasm     a wasm32-unknown-unknown toolchain (rustup target, else Debian's rustc-web)
+#   scripts/deps.sh bench    wrk
+#   scripts/deps.sh browser  chromium + playwright-core (for widget tests)
+set -euo pipefail
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "please install: ${missing[*]} (no apt-get on this machine)"
+    return 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ $apt_updated -eq 0 ]; then
+    log "apt-get update"
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Prints the environment that builds for wasm32 (sourced by the Makefile).
+wasm() {
+  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "WASM_CARGO=cargo"
+    echo "WASM_FLAGS="
+    return 0
+  fi
+  if command -v rustup >/dev/null && rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+    echo "WASM_CARGO=cargo"
+    echo "WASM_FLAGS="
+    return 0
+  fi
+  # No wasm32 std from rustup (offline machines): Debian's rustc builds std
+  # from source with -Zbuild-std; rust-web-llvm brings the wasm linker.
+  apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22 >&2
+  echo "WASM_CARGO=RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo"
+  echo "WASM_FLAGS=-Zbuild-std=std,panic_abort"
+}
+
+case "${1:-}" in
+  rust)
+    command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; } ;;
+  wasm) wasm ;;
+  bench) command -v wrk >/dev/null || apt_install wrk ;;
+  browser)
+    command -v chromium >/dev/null || apt_install chromium
+    [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
+  *) echo "usage: $0 rust|wasm|bench|browser" >&2; exit 2 ;;
+esac
