@@ -70,6 +70,9 @@ pub struct RateLimitConfig {
     /// `/init` calls per minute per address beyond which the proof of work
     /// gets harder and the score notes `rate`.
     pub soft_per_min: u32,
+    /// `/init` calls per minute for one site, from all addresses, beyond
+    /// which its proof of work gets harder (half of `pow.flood_extra`).
+    pub site_soft_per_min: u32,
 }
 
 /// SQLite settings.
@@ -111,7 +114,7 @@ impl Default for PowConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { init_per_min: 30, score_per_min: 20, soft_per_min: 10 }
+        Self { init_per_min: 30, score_per_min: 20, soft_per_min: 10, site_soft_per_min: 600 }
     }
 }
 
@@ -166,6 +169,7 @@ impl Config {
             ("rate_limit.init_per_min", self.rate_limit.init_per_min),
             ("rate_limit.score_per_min", self.rate_limit.score_per_min),
             ("rate_limit.soft_per_min", self.rate_limit.soft_per_min),
+            ("rate_limit.site_soft_per_min", self.rate_limit.site_soft_per_min),
         ] {
             if v == 0 {
                 return Err(format!("{key} must be at least 1"));

@@ -17,6 +17,7 @@ pub struct Limits {
     init: DefaultKeyedRateLimiter<IpAddr>,
     score: DefaultKeyedRateLimiter<IpAddr>,
     soft: DefaultKeyedRateLimiter<IpAddr>,
+    site: DefaultKeyedRateLimiter<String>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -37,6 +38,7 @@ impl Limits {
             init: RateLimiter::keyed(per_minute(c.init_per_min)),
             score: RateLimiter::keyed(per_minute(c.score_per_min)),
             soft: RateLimiter::keyed(per_minute(c.soft_per_min)),
+            site: RateLimiter::keyed(per_minute(c.site_soft_per_min)),
         }
     }
 
@@ -45,6 +47,14 @@ impl Limits {
     pub fn init(&self, ip: &IpAddr) -> Result<bool, ApiError> {
         check(&self.init, ip)?;
         Ok(self.soft.check_key(ip).is_err())
+    }
+
+    /// Counts a session opened for a registered site; `true` when the site
+    /// as a whole is past its soft rate (a flood from many addresses), which
+    /// makes the proof of work harder for everyone on it without counting
+    /// against anyone's score.
+    pub fn site_flooded(&self, site_key: &str) -> bool {
+        self.site.check_key(&site_key.to_owned()).is_err()
     }
 
     /// Counts a `/score`.
@@ -59,6 +69,8 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        self.site.retain_recent();
+        self.site.shrink_to_fit();
     }
 }
 
@@ -108,7 +120,7 @@ mod tests {
 
     #[test]
     fn limits_answer_429_with_a_wait() {
-        let l = Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1 });
+        let l = Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1, site_soft_per_min: 1 });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(l.init(&ip).unwrap(), false);
         assert_eq!(l.init(&ip).unwrap(), true, "past the soft rate");

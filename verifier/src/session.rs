@@ -64,7 +64,9 @@ pub async fn open(state: &State, req: InitRequest, origin: Option<&str>, flooded
     let difficulty = if test_keys::site(site_key).is_some() {
         1
     } else {
-        pow.difficulty + if flooded { pow.flood_extra } else { 0 }
+        let site_extra = if state.limits.site_flooded(site_key) { pow.flood_extra / 2 } else { 0 };
+        let ip_extra = if flooded { pow.flood_extra } else { 0 };
+        pow.difficulty + ip_extra.max(site_extra)
     };
     let created_ms = clock::now_ms();
     let expires_at = created_ms / 1000 + state.config.session_ttl_secs;
