@@ -36,13 +36,22 @@ fn parse_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(m)
 }
 
+/// Parses a JSON body, which must be an object: serde would otherwise take
+/// an array as a struct's fields in order (`["site_..."]` as an `/init`).
+fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    }
+    serde_json::from_slice(bytes).map_err(parse_error)
+}
+
 /// Parses `bytes` by content type.
 pub fn parse<T: DeserializeOwned>(content_type: &str, bytes: &[u8]) -> Result<T, ApiError> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     match mime.as_str() {
-        "application/json" | "text/plain" | "" => serde_json::from_slice(bytes).map_err(parse_error),
-        "application/x-www-form-urlencoded" if looks_json => serde_json::from_slice(bytes).map_err(parse_error),
+        "application/json" | "text/plain" | "" => json(bytes),
+        "application/x-www-form-urlencoded" if looks_json => json(bytes),
         "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(bytes).map_err(parse_error),
         _ => Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
