@@ -148,6 +148,11 @@ pub struct ScoreRequest {
     /// The proof of work solution; missing counts heavily against the score.
     #[serde(default)]
     pub pow: Option<PowSolution>,
+    /// Set instead of `pow` when the widget stopped at its energy budget
+    /// (a slow device, or bad luck): how long it tried, ms. The verifier
+    /// then asks for a step-up rather than more hashing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pow_gave_up_ms: Option<u32>,
     /// What the widget observed.
     #[serde(default)]
     pub signals: Signals,

@@ -5,9 +5,11 @@
 //! only their times, never which key. The README's privacy section lists
 //! each field in plain words.
 //!
-//! Times are milliseconds since the widget started (`performance.now()`
-//! relative to the widget's creation), with at most 0.1 ms resolution.
-//! Coordinates are CSS pixels in the viewport.
+//! Times are milliseconds since the page's navigation start
+//! (`performance.now()`), with at most 0.1 ms resolution. Pointer and touch
+//! movements are relative: each sample holds the movement since the previous
+//! one, in CSS pixels, so the payload says how the pointer moved, not where
+//! on the page it was.
 //!
 //! The verifier trusts none of it: a bot can send anything. The payload is
 //! bounded ([`Signals::validate`]) and the scorer computes every feature
@@ -82,23 +84,21 @@ pub struct PointerSample {
     pub t: f64,
     /// Move, down or up.
     pub k: PointerKind,
-    /// Horizontal position, CSS px.
-    pub x: f32,
-    /// Vertical position, CSS px.
-    pub y: f32,
+    /// Horizontal movement since the previous sample, CSS px (0 for the
+    /// first).
+    pub dx: f32,
+    /// Vertical movement since the previous sample, CSS px.
+    pub dy: f32,
 }
 
-/// A click: when the button went down and how long it stayed down.
+/// A click: when the button went down and how long it stayed down. Where is
+/// in the pointer samples (`down` and `up`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Click {
     /// Time of the press, ms.
     pub t: f64,
     /// Time between press and release, ms.
     pub dwell: f64,
-    /// Horizontal position, CSS px.
-    pub x: f32,
-    /// Vertical position, CSS px.
-    pub y: f32,
 }
 
 /// One key press: only times. Which key it was is never recorded.
@@ -138,10 +138,11 @@ pub struct TouchSample {
     pub t: f64,
     /// Start, move or end.
     pub k: TouchKind,
-    /// Horizontal position, CSS px.
-    pub x: f32,
-    /// Vertical position, CSS px.
-    pub y: f32,
+    /// Horizontal movement since the previous sample of the same touch, CSS
+    /// px (0 at a start).
+    pub dx: f32,
+    /// Vertical movement, CSS px.
+    pub dy: f32,
 }
 
 /// Focus entering (`true`) or leaving (`false`) a field or the window.
@@ -231,9 +232,8 @@ impl Signals {
         let coords = self
             .pointer
             .iter()
-            .flat_map(|p| [p.x, p.y])
-            .chain(self.clicks.iter().flat_map(|c| [c.x, c.y]))
-            .chain(self.touch.iter().flat_map(|c| [c.x, c.y]))
+            .flat_map(|p| [p.dx, p.dy])
+            .chain(self.touch.iter().flat_map(|c| [c.dx, c.dy]))
             .chain(self.scroll.iter().map(|s| s.y))
             .chain(std::iter::once(self.env.pixel_ratio));
         for c in coords {
@@ -277,15 +277,17 @@ mod tests {
         let mut s = Signals::default();
         s.keys.push(KeyTiming { t: -1.0, dwell: 10.0 });
         assert_eq!(s.validate().map_err(|e| e.kind()), Err(ErrorKind::OutOfRange));
-        let mut s = Signals::default();
-        s.pointer = vec![PointerSample { t: 1.0, k: PointerKind::Move, x: 0.0, y: 0.0 }; MAX_POINTER + 1];
+        let s = Signals {
+            pointer: vec![PointerSample { t: 1.0, k: PointerKind::Move, dx: 0.0, dy: 0.0 }; MAX_POINTER + 1],
+            ..Default::default()
+        };
         assert!(s.validate().is_err());
     }
 
     #[test]
     fn parses_compact_samples() {
         let s: Signals = serde_json::from_str(
-            r#"{"v":1,"elapsed_ms":1200,"pointer":[{"t":10.5,"k":"move","x":3,"y":4}],"keys":[{"t":50,"dwell":80}]}"#,
+            r#"{"v":1,"elapsed_ms":1200,"pointer":[{"t":10.5,"k":"move","dx":3,"dy":4}],"keys":[{"t":50,"dwell":80}]}"#,
         )
         .expect("parses");
         assert_eq!(s.pointer[0].k, PointerKind::Move);

@@ -355,8 +355,8 @@ pub fn human_signals() -> Signals {
     };
     for i in 0..60u8 {
         let t = 900.0 + f64::from(i) * 16.7;
-        let x = 100.0 + f32::from(i) * 3.1;
-        s.pointer.push(PointerSample { t, k: PointerKind::Move, x, y: 200.0 + f32::from(i).sin() * 4.0 });
+        let dy = f32::from(i).cos() * 0.4;
+        s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: 3.1, dy });
     }
     for i in 0..12u8 {
         s.keys.push(KeyTiming { t: 3_000.0 + f64::from(i) * 180.0, dwell: 85.0 });
@@ -590,6 +590,7 @@ impl Verifier {
         let body = ScoreRequest {
             session_id: session.id().into(),
             pow: nonce.map(|nonce| PowSolution { nonce, elapsed_ms: 40 }),
+            pow_gave_up_ms: None,
             signals: signals.clone(),
             answer: None,
         };

@@ -799,7 +799,7 @@ fn a_session_raced_by_concurrent_scores_gives_exactly_one_verdict() {
         session_id: session.id().into(),
         pow: Some(oculto_shared::pow::PowSolution { nonce: session.solve(), elapsed_ms: 40 }),
         signals: human_signals(),
-        answer: None,
+        ..Default::default()
     };
     let url = v.url(routes::SCORE);
     let barrier = Arc::new(Barrier::new(N));
@@ -908,7 +908,7 @@ fn malformed_requests(site_key: &str, api_key: &str, session_id: &str, token: &s
     let bad_request = || Error(400, "bad_request");
     let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let huge = format!("{{\"site_key\": \"{}\"}}", "x".repeat(100 * 1024));
-    let pointer_sample = r#"{"t":1,"dwell":1,"x":1,"y":1}"#;
+    let pointer_sample = r#"{"t":1,"dwell":1}"#;
     let too_many_clicks =
         format!(r#"{{"session_id":"{session_id}","signals":{{"clicks":[{}]}}}}"#, vec![pointer_sample; 501].join(","));
 
@@ -1029,7 +1029,7 @@ fn malformed_requests(site_key: &str, api_key: &str, session_id: &str, token: &s
             "POST",
             score,
             json_body(&format!(
-                r#"{{"session_id": "{session_id}", "signals": {{"pointer": [{{"t": 1, "k": "teleport", "x": 0, "y": 0}}]}}}}"#
+                r#"{{"session_id": "{session_id}", "signals": {{"pointer": [{{"t": 1, "k": "teleport", "dx": 0, "dy": 0}}]}}}}"#
             )),
             bad_request(),
         ),

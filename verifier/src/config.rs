@@ -44,6 +44,8 @@ pub struct Config {
     pub demo: bool,
     /// Folder of the demo pages.
     pub www_dir: PathBuf,
+    /// Folder of the built widget, served at `/widget/`.
+    pub widget_dir: PathBuf,
     /// Log filter, as `RUST_LOG` takes it.
     pub log: String,
 }
@@ -101,6 +103,7 @@ impl Default for Config {
             recent_keep: 1000,
             demo: false,
             www_dir: PathBuf::from("www"),
+            widget_dir: PathBuf::from("pkg/dist"),
             log: "info".into(),
         }
     }

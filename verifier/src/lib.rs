@@ -33,6 +33,7 @@ pub mod session;
 pub mod sites;
 pub mod store;
 pub mod verdict;
+pub mod widget;
 
 use std::time::Duration;
 
@@ -124,6 +125,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         App::new()
             .app_data(app_state.clone())
             .configure(routes::configure)
+            .configure(widget::configure)
             .configure(|cfg| {
                 if demo {
                     demo::configure(cfg, &www);

@@ -122,8 +122,8 @@ mod tests {
     fn limits_answer_429_with_a_wait() {
         let l = Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1, site_soft_per_min: 1 });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(l.init(&ip).unwrap(), false);
-        assert_eq!(l.init(&ip).unwrap(), true, "past the soft rate");
+        assert!(!l.init(&ip).unwrap());
+        assert!(l.init(&ip).unwrap(), "past the soft rate");
         let e = l.init(&ip).unwrap_err();
         assert!(e.retry_after.unwrap() >= 1);
         let other: IpAddr = "192.0.2.2".parse().unwrap();

@@ -20,6 +20,8 @@ pub enum PowOutcome {
     Missing,
     /// A solution that does not solve the challenge.
     Wrong,
+    /// The widget stopped at its energy budget without a solution.
+    GaveUp,
 }
 
 /// What the verifier knows about a session when it scores it.
@@ -43,6 +45,9 @@ pub enum Reason {
     PowMissing,
     /// A proof of work solution that is wrong.
     PowInvalid,
+    /// The widget gave up the proof of work at its energy budget (a slow
+    /// device, or a client skipping the work): worth a step-up, not a ban.
+    PowTimeout,
     /// `navigator.webdriver` was true.
     Webdriver,
     /// No pointer, touch or keyboard activity at all.
@@ -67,6 +72,7 @@ impl Reason {
         match self {
             Self::PowMissing => "pow_missing",
             Self::PowInvalid => "pow_invalid",
+            Self::PowTimeout => "pow_timeout",
             Self::Webdriver => "webdriver",
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
@@ -82,6 +88,7 @@ impl Reason {
         match self {
             Self::PowMissing => 55,
             Self::PowInvalid => 60,
+            Self::PowTimeout => 30,
             Self::Webdriver => 60,
             Self::NoInteraction => 40,
             Self::NoPointer => 8,
@@ -122,6 +129,7 @@ pub fn score(e: &Evidence<'_>) -> Score {
         PowOutcome::Solved => {}
         PowOutcome::Missing => reasons.push(Reason::PowMissing),
         PowOutcome::Wrong => reasons.push(Reason::PowInvalid),
+        PowOutcome::GaveUp => reasons.push(Reason::PowTimeout),
     }
     if s.env.webdriver {
         reasons.push(Reason::Webdriver);
@@ -178,7 +186,7 @@ mod tests {
         let mut s = Signals { elapsed_ms: 8_000.0, first_interaction_ms: Some(900.0), ..Default::default() };
         for i in 0..60 {
             let t = 900.0 + f64::from(i) * 16.7;
-            s.pointer.push(PointerSample { t, k: PointerKind::Move, x: 100.0 + i as f32 * 3.1, y: 200.0 + (i as f32).sin() * 4.0 });
+            s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: 3.1, dy: (i as f32).cos() * 0.4 });
         }
         for i in 0..12 {
             s.keys.push(KeyTiming { t: 3_000.0 + f64::from(i) * 180.0, dwell: 85.0 });

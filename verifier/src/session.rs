@@ -46,7 +46,7 @@ fn allowed_hostname(state: &State, site_key: &str, origin: Option<&str>) -> Resu
         .by_site_key(site_key)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidSiteKey, "unknown site key"))?;
     let origin = origin.ok_or_else(|| origin_refused("the Origin header is missing or is not an http(s) origin"))?;
-    if !site.origins.iter().any(|o| *o == origin) {
+    if !site.origins.contains(&origin) {
         return Err(origin_refused("this origin is not registered for the site key"));
     }
     Ok(hostname_of(&origin))
@@ -99,16 +99,21 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
         .validate()
         .map_err(|e| ApiError::new(ErrorCode::InvalidSignals, format!("signals: {e}")))?;
     let now_ms = clock::now_ms();
+    // The origin is checked before the session is claimed, so a request
+    // from elsewhere cannot burn a session it does not own.
+    let peeked = state.store.peek_session(&req.session_id).await?;
+    let peeked = peeked.ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
+    let hostname = allowed_hostname(state, &peeked.site_key, origin)?;
+    if test_keys::site(&peeked.site_key).is_none() && hostname != peeked.hostname {
+        return Err(origin_refused("the session was opened from another origin"));
+    }
     let session = state.store.claim_session(&req.session_id, now_ms / 1000).await?.map_err(|e| match e {
         ClaimError::NotFound => ApiError::new(ErrorCode::SessionNotFound, "no such session"),
         ClaimError::Used => ApiError::new(ErrorCode::SessionUsed, "this session was already scored; start a new one"),
         ClaimError::Expired => ApiError::new(ErrorCode::SessionExpired, "this session expired; start a new one"),
     })?;
-    let hostname = allowed_hostname(state, &session.site_key, origin)?;
-    if test_keys::site(&session.site_key).is_none() && hostname != session.hostname {
-        return Err(origin_refused("the session was opened from another origin"));
-    }
     let pow = match req.pow {
+        None if req.pow_gave_up_ms.is_some() => PowOutcome::GaveUp,
         None => PowOutcome::Missing,
         Some(p) if Prefix::new(&session.id, &session.site_key, &session.salt).check(p.nonce, session.difficulty) => {
             PowOutcome::Solved

@@ -223,6 +223,11 @@ impl Store {
         each!(self, s => s.create_session(session, purge_after).await)
     }
 
+    /// A session as stored, without claiming it.
+    pub async fn peek_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        each!(self, s => s.peek_session(id.to_owned()).await)
+    }
+
     /// Marks a session as being scored and returns it; each session can be
     /// claimed once.
     pub async fn claim_session(&self, id: &str, now: u64) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
@@ -332,6 +337,8 @@ pub(crate) mod tests {
         assert_eq!(keys[1].retired_at, Some(now + 1));
 
         store.create_session(session("co_1", "site_a", now), now + 900).await.unwrap();
+        assert_eq!(store.peek_session("co_1").await.unwrap(), Some(session("co_1", "site_a", now)));
+        assert_eq!(store.peek_session("co_none").await.unwrap(), None);
         assert_eq!(store.claim_session("co_1", now).await.unwrap(), Ok(session("co_1", "site_a", now)));
         assert_eq!(store.claim_session("co_1", now).await.unwrap(), Err(ClaimError::Used));
         assert_eq!(store.claim_session("co_none", now).await.unwrap(), Err(ClaimError::NotFound));

@@ -237,36 +237,17 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn peek_session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
+        self.call(move |c, _| Ok(read_session(c, &id)?.map(|(s, _)| s))).await
+    }
+
     pub(crate) async fn claim_session(
         &self,
         id: String,
         now: u64,
     ) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
         self.call(move |c, _| {
-            let row = c
-                .prepare_cached(
-                    "SELECT site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, state
-                     FROM sessions WHERE id = ?",
-                )?
-                .query_row([&id], |r| {
-                    Ok((
-                        SessionRecord {
-                            id: id.clone(),
-                            site_key: r.get(0)?,
-                            salt: r.get(1)?,
-                            difficulty: r.get(2)?,
-                            created_ms: r.get(3)?,
-                            expires_at: r.get(4)?,
-                            hostname: r.get(5)?,
-                            action: r.get(6)?,
-                            cdata: r.get(7)?,
-                            flooded: r.get(8)?,
-                        },
-                        r.get::<_, i64>(9)?,
-                    ))
-                })
-                .optional()?;
-            let Some((session, state)) = row else { return Ok(Err(ClaimError::NotFound)) };
+            let Some((session, state)) = read_session(c, &id)? else { return Ok(Err(ClaimError::NotFound)) };
             if state != 0 {
                 return Ok(Err(ClaimError::Used));
             }
@@ -473,6 +454,32 @@ fn average(sum: u64, n: u64) -> f64 {
     } else {
         (sum as f64 / n as f64 * 10.0).round() / 10.0
     }
+}
+
+/// A session and its state (0 new, 1 being scored, 2 scored).
+fn read_session(c: &Connection, id: &str) -> rusqlite::Result<Option<(SessionRecord, i64)>> {
+    c.prepare_cached(
+        "SELECT site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, state
+         FROM sessions WHERE id = ?",
+    )?
+    .query_row([id], |r| {
+        Ok((
+            SessionRecord {
+                id: id.to_owned(),
+                site_key: r.get(0)?,
+                salt: r.get(1)?,
+                difficulty: r.get(2)?,
+                created_ms: r.get(3)?,
+                expires_at: r.get(4)?,
+                hostname: r.get(5)?,
+                action: r.get(6)?,
+                cdata: r.get(7)?,
+                flooded: r.get(8)?,
+            },
+            r.get(9)?,
+        ))
+    })
+    .optional()
 }
 
 fn session_reasons(c: &Connection, session_id: &str) -> rusqlite::Result<Vec<String>> {
