@@ -56,6 +56,7 @@ case "${1:-}" in
     command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; } ;;
   wasm) wasm ;;
   bench) command -v wrk >/dev/null || apt_install wrk ;;
+  wasm-opt) command -v wasm-opt >/dev/null || apt_install binaryen ;;
   browser)
     command -v chromium >/dev/null || apt_install chromium
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;

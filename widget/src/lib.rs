@@ -1,12 +1,514 @@
-//! Oculto's browser widget. This first version holds the proof of work
-//! solver on top of `oculto-shared`; the wasm-bindgen surface, signal
-//! collection and drawing come with the widget issue.
+//! Oculto's browser widget, compiled to WebAssembly.
+//!
+//! # Brief overview
+//!
+//! The JS loader (`js/oculto.js` for script tags, `js/index.js` for npm)
+//! finds the `.oculto` elements, turns their `data-*` attributes or the
+//! `render()` options into [`Options`], and creates one [`Widget`] each.
+//! A widget:
+//!
+//! 1. starts a [`collect::Collector`] that listens to the page (timings and
+//!    relative movements only) and draws its [`ui::Ui`];
+//! 2. on the first interaction (or `execute()`, or the form's submit) opens a
+//!    session with `/init` and solves its proof of work ([`pow`]), in a
+//!    worker when the page allows one;
+//! 3. posts the signals and the solution to `/score` ([`client`]) and puts the
+//!    verdict token into the form's hidden `_co_verdict` field;
+//! 4. keeps that token fresh: a new one before it expires, and a new one after
+//!    each submit, so a form sent twice never carries a spent token.
+//!
+//! The widget shows success whatever the verdict says: only the site's
+//! backend learns the score, from `/verify`.
 #![deny(clippy::unwrap_used)]
 
-use oculto_shared::pow::{PowChallenge, Prefix};
+pub mod client;
+pub mod collect;
+pub mod i18n;
+pub mod listen;
+pub mod pow;
+pub mod timer;
+pub mod ui;
 
-/// Solves a proof of work challenge for a session, trying nonces from 0.
-/// Returns `None` if no nonce below `max_tries` works.
-pub fn solve(session_id: &str, site_key: &str, challenge: &PowChallenge, max_tries: u64) -> Option<u64> {
-    Prefix::new(session_id, site_key, &challenge.salt).solve_range(challenge.difficulty, 0, max_tries)
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use oculto_shared::api::{routes, InitRequest, InitResponse, ScoreRequest, ScoreResponse};
+use oculto_shared::pow::PowSolution;
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CustomEvent, CustomEventInit, HtmlElement, HtmlFormElement, HtmlInputElement};
+
+use crate::client::ClientError;
+use crate::collect::Collector;
+use crate::listen::Listener;
+use crate::timer::Timeout;
+use crate::ui::{ErrorText, Ui, View};
+
+/// Tokens are refreshed this long before they expire, seconds.
+const REFRESH_BEFORE_EXPIRY_S: f64 = 30.0;
+/// After a submit, the spent token is replaced after this delay, ms: long
+/// enough for a classic form post to leave the page first.
+const RESUBMIT_REFRESH_MS: i32 = 1_500;
+
+/// The widget's settings, as the loader normalizes them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Options {
+    /// The site key.
+    pub sitekey: String,
+    /// The verifier's base URL.
+    pub verifier: String,
+    /// `light`, `dark` or `auto`.
+    pub theme: String,
+    /// A language tag, or empty for the page's.
+    pub language: String,
+    /// The action the page names.
+    pub action: Option<String>,
+    /// Customer data returned to the backend.
+    pub cdata: Option<String>,
+    /// `normal`, `compact` or `invisible`.
+    pub size: String,
+    /// `render`: verify on the first interaction; `execute`: only when
+    /// `execute()` is called or the form is submitted.
+    pub execution: String,
+    /// The hidden field's name.
+    pub response_field_name: String,
+    /// Whether to add the hidden field to the form.
+    pub response_field: bool,
+    /// `auto`: renew an expiring token; `manual`: show "expired" and wait.
+    pub refresh_expired: String,
+    /// Most time spent on the proof of work before escalating, ms.
+    pub budget_ms: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            sitekey: String::new(),
+            verifier: String::new(),
+            theme: "auto".into(),
+            language: String::new(),
+            action: None,
+            cdata: None,
+            size: "normal".into(),
+            execution: "render".into(),
+            response_field_name: oculto_shared::FORM_FIELD.into(),
+            response_field: true,
+            refresh_expired: "auto".into(),
+            budget_ms: 2_000.0,
+        }
+    }
+}
+
+/// Where a widget is in its life.
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    Working,
+    Verified { token: String, submitted: bool },
+    Expired,
+    Failed(String),
+}
+
+/// A session opened and solved ahead of `/score`.
+struct Prepared {
+    init: InitResponse,
+    pow: Option<PowSolution>,
+    gave_up_ms: Option<u32>,
+}
+
+struct Inner {
+    opts: Options,
+    host: HtmlElement,
+    form: Option<HtmlFormElement>,
+    field: Option<HtmlInputElement>,
+    field_created: bool,
+    ui: Option<Ui>,
+    collector: Collector,
+    make_worker: Option<js_sys::Function>,
+    phase: RefCell<Phase>,
+    waiters: RefCell<Vec<(js_sys::Function, js_sys::Function)>>,
+    started: Cell<bool>,
+    expiry: RefCell<Option<Timeout>>,
+    listeners: RefCell<Vec<Listener>>,
+    /// The button that submitted the form while a token was being made.
+    pending_submitter: RefCell<Option<Option<HtmlElement>>>,
+}
+
+/// One widget on the page. Dropping it (`remove()`) takes its listeners,
+/// timers, elements and hidden field away.
+#[wasm_bindgen]
+pub struct Widget {
+    inner: Rc<Inner>,
+}
+
+fn js_err(e: impl std::fmt::Debug) -> JsValue {
+    JsValue::from_str(&format!("{e:?}"))
+}
+
+#[wasm_bindgen]
+impl Widget {
+    /// Renders a widget in `host` with `options` (see [`Options`]).
+    /// `make_worker`, when given, returns a new proof of work `Worker`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(host: HtmlElement, options: JsValue, make_worker: Option<js_sys::Function>) -> Result<Widget, JsValue> {
+        let opts: Options = serde_wasm_bindgen::from_value(options).map_err(js_err)?;
+        if opts.sitekey.is_empty() {
+            return Err(JsValue::from_str("oculto: a sitekey is required"));
+        }
+        let window = web_sys::window().ok_or("oculto: no window")?;
+        let doc = window.document().ok_or("oculto: no document")?;
+        let form = host.closest("form").ok().flatten().and_then(|f| f.dyn_into::<HtmlFormElement>().ok());
+        let (field, field_created) = match (&form, opts.response_field) {
+            (Some(f), true) => {
+                let selector = format!("input[name=\"{}\"]", opts.response_field_name.replace('"', ""));
+                match f.query_selector(&selector).ok().flatten().and_then(|e| e.dyn_into::<HtmlInputElement>().ok()) {
+                    Some(existing) => (Some(existing), false),
+                    None => {
+                        let input: HtmlInputElement = doc.create_element("input")?.dyn_into().map_err(js_err)?;
+                        input.set_type("hidden");
+                        input.set_name(&opts.response_field_name);
+                        host.append_child(&input)?;
+                        (Some(input), true)
+                    }
+                }
+            }
+            _ => (None, false),
+        };
+        let language = i18n::pick(Some(&opts.language));
+        let texts = i18n::texts(&language);
+        let ui = if opts.size == "invisible" {
+            None
+        } else {
+            Some(Ui::new(&host, texts, &opts.theme, opts.size == "compact")?)
+        };
+        let inner = Rc::new(Inner {
+            collector: Collector::start(&window),
+            opts,
+            host,
+            form,
+            field,
+            field_created,
+            ui,
+            make_worker,
+            phase: RefCell::new(Phase::Idle),
+            waiters: RefCell::new(Vec::new()),
+            started: Cell::new(false),
+            expiry: RefCell::new(None),
+            listeners: RefCell::new(Vec::new()),
+            pending_submitter: RefCell::new(None),
+        });
+        Inner::wire(&inner, &window);
+        Ok(Widget { inner })
+    }
+
+    /// Gets a token: the current one if fresh and unused, else a new one.
+    /// Resolves with the token, rejects with an error code.
+    pub fn execute(&self) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        js_sys::Promise::new(&mut |resolve, reject| {
+            if let Phase::Verified { token, submitted: false } = &*inner.phase.borrow() {
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(token));
+                return;
+            }
+            inner.waiters.borrow_mut().push((resolve, reject));
+            Inner::start(&inner);
+        })
+    }
+
+    /// Forgets the current token (for example after the backend refused the
+    /// form) and makes a new one.
+    pub fn reset(&self) {
+        Inner::clear(&self.inner);
+        *self.inner.phase.borrow_mut() = Phase::Idle;
+        self.inner.show(View::Idle);
+        if self.inner.opts.execution == "render" && self.inner.started.get() {
+            Inner::start(&self.inner);
+        }
+    }
+
+    /// The current token, if any.
+    #[wasm_bindgen(js_name = getResponse)]
+    pub fn get_response(&self) -> Option<String> {
+        match &*self.inner.phase.borrow() {
+            Phase::Verified { token, .. } => Some(token.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether the current token was already submitted once.
+    #[wasm_bindgen(js_name = isSpent)]
+    pub fn is_spent(&self) -> bool {
+        matches!(&*self.inner.phase.borrow(), Phase::Verified { submitted: true, .. })
+    }
+
+    /// Takes the widget off the page.
+    pub fn remove(self) {
+        self.inner.listeners.borrow_mut().clear();
+        self.inner.expiry.borrow_mut().take();
+        if let Some(ui) = &self.inner.ui {
+            ui.remove();
+        }
+        if self.inner.field_created {
+            if let Some(f) = &self.inner.field {
+                f.remove();
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn show(&self, view: View) {
+        if let Some(ui) = &self.ui {
+            ui.show(view);
+        }
+    }
+
+    fn emit(&self, name: &str, detail: &JsValue) {
+        let init = CustomEventInit::new();
+        init.set_bubbles(true);
+        init.set_composed(true);
+        init.set_detail(detail);
+        if let Ok(e) = CustomEvent::new_with_event_init_dict(name, &init) {
+            let _ = self.host.dispatch_event(&e);
+        }
+    }
+
+    fn set_field(&self, value: &str) {
+        if let Some(f) = &self.field {
+            f.set_value(value);
+        }
+    }
+
+    /// Submit buttons are disabled while a token is being made.
+    fn hold_submit(&self, hold: bool) {
+        let Some(form) = &self.form else { return };
+        let Ok(buttons) = form.query_selector_all("button:not([type]),button[type=submit],input[type=submit]") else {
+            return;
+        };
+        for i in 0..buttons.length() {
+            if let Some(b) = buttons.item(i) {
+                let el: &web_sys::Element = b.unchecked_ref();
+                if hold {
+                    if !el.has_attribute("disabled") {
+                        let _ = el.set_attribute("disabled", "");
+                        let _ = el.set_attribute("data-oculto-held", "");
+                    }
+                } else if el.has_attribute("data-oculto-held") {
+                    let _ = el.remove_attribute("disabled");
+                    let _ = el.remove_attribute("data-oculto-held");
+                }
+            }
+        }
+    }
+
+    fn clear(this: &Rc<Self>) {
+        this.expiry.borrow_mut().take();
+        this.set_field("");
+    }
+
+    /// Listens for the first interaction, the checkbox, retry and submit.
+    fn wire(this: &Rc<Self>, window: &web_sys::Window) {
+        let mut ls = Vec::new();
+        let weak = Rc::downgrade(this);
+        if this.opts.execution == "render" {
+            for name in ["pointerdown", "keydown", "touchstart", "focusin", "pointermove"] {
+                let weak = weak.clone();
+                ls.push(Listener::observe(window.as_ref(), name, move |e: web_sys::Event| {
+                    if let Some(inner) = weak.upgrade() {
+                        if e.is_trusted() && !inner.started.get() {
+                            Inner::start(&inner);
+                        }
+                    }
+                }));
+            }
+        }
+        if let Some(ui) = &this.ui {
+            for target in [ui.check().as_ref(), ui.retry().as_ref()] {
+                let weak = weak.clone();
+                ls.push(Listener::intercept(target, "click", move |_| {
+                    if let Some(inner) = weak.upgrade() {
+                        Inner::start(&inner);
+                    }
+                }));
+            }
+        }
+        if let Some(form) = &this.form {
+            let weak = weak.clone();
+            ls.push(Listener::intercept(form.as_ref(), "submit", move |e: web_sys::Event| {
+                if let Some(inner) = weak.upgrade() {
+                    Inner::on_submit(&inner, &e);
+                }
+            }));
+        }
+        *this.listeners.borrow_mut() = ls;
+    }
+
+    /// A submit goes through with a fresh, unused token, or waits for one.
+    fn on_submit(this: &Rc<Self>, e: &web_sys::Event) {
+        let fresh = matches!(&*this.phase.borrow(), Phase::Verified { submitted: false, .. });
+        if fresh {
+            if let Phase::Verified { submitted, .. } = &mut *this.phase.borrow_mut() {
+                *submitted = true;
+            }
+            // The token is spent by this submit: if the page stays (a
+            // single-page app), replace it before the next one.
+            let weak = Rc::downgrade(this);
+            let t = Timeout::new(RESUBMIT_REFRESH_MS, move || {
+                if let Some(inner) = weak.upgrade() {
+                    if matches!(&*inner.phase.borrow(), Phase::Verified { submitted: true, .. }) {
+                        Inner::clear(&inner);
+                        Inner::start(&inner);
+                    }
+                }
+            });
+            *this.expiry.borrow_mut() = t;
+            return;
+        }
+        e.prevent_default();
+        let submitter = js_sys::Reflect::get(e, &"submitter".into())
+            .ok()
+            .and_then(|s| s.dyn_into::<HtmlElement>().ok());
+        *this.pending_submitter.borrow_mut() = Some(submitter);
+        this.hold_submit(true);
+        Inner::start(this);
+    }
+
+    /// Starts making a token unless one is being made.
+    fn start(this: &Rc<Self>) {
+        this.started.set(true);
+        if *this.phase.borrow() == Phase::Working {
+            return;
+        }
+        *this.phase.borrow_mut() = Phase::Working;
+        this.set_field("");
+        this.hold_submit(true);
+        this.show(View::Verifying(0.0));
+        let inner = this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut result = inner.cycle().await;
+            if matches!(&result, Err(ClientError::Api(_))) && result.as_ref().err().is_some_and(ClientError::retryable) {
+                // A session that expired or was used meanwhile: once more.
+                result = inner.cycle().await;
+            }
+            Inner::finish(&inner, result);
+        });
+    }
+
+    /// `/init`, proof of work, `/score`.
+    async fn cycle(&self) -> Result<ScoreResponse, ClientError> {
+        let prepared = self.prepare().await?;
+        let req = ScoreRequest {
+            session_id: prepared.init.session_id.clone(),
+            pow: prepared.pow,
+            pow_gave_up_ms: prepared.gave_up_ms,
+            signals: self.collector.snapshot(),
+            answer: None,
+        };
+        client::post(&self.opts.verifier, routes::SCORE, &req).await
+    }
+
+    async fn prepare(&self) -> Result<Prepared, ClientError> {
+        let req = InitRequest {
+            site_key: self.opts.sitekey.clone(),
+            action: self.opts.action.clone(),
+            cdata: self.opts.cdata.clone(),
+        };
+        let init: InitResponse = client::post(&self.opts.verifier, routes::INIT, &req).await?;
+        let expected = 2f64.powi(i32::from(init.challenge.difficulty));
+        let weak: Weak<Self> = Weak::new();
+        let _ = weak;
+        let ui_progress: Rc<dyn Fn(u64)> = {
+            let view = self.ui.as_ref().map(|_| ());
+            let host = self.host.clone();
+            Rc::new(move |tried: u64| {
+                if view.is_some() {
+                    // An estimate: the work is random, so it may end early or late.
+                    let fraction = 1.0 - (-(tried as f64) / expected).exp();
+                    let _ = host.set_attribute("data-progress", &format!("{:.0}", fraction * 100.0));
+                }
+            })
+        };
+        let outcome = pow::solve(
+            &init.session_id,
+            &self.opts.sitekey,
+            &init.challenge,
+            self.opts.budget_ms,
+            self.make_worker.as_ref(),
+            ui_progress,
+        )
+        .await;
+        let (pow, gave_up_ms) = match outcome {
+            pow::Outcome::Solved { nonce, elapsed_ms, .. } => {
+                (Some(PowSolution { nonce, elapsed_ms: elapsed_ms as u32 }), None)
+            }
+            pow::Outcome::OverBudget { elapsed_ms } => (None, Some(elapsed_ms as u32)),
+        };
+        Ok(Prepared { init, pow, gave_up_ms })
+    }
+
+    fn finish(this: &Rc<Self>, result: Result<ScoreResponse, ClientError>) {
+        let waiters = std::mem::take(&mut *this.waiters.borrow_mut());
+        match result {
+            Ok(ScoreResponse { verdict: Some(token), expires_at, .. }) => {
+                this.set_field(&token);
+                *this.phase.borrow_mut() = Phase::Verified { token: token.clone(), submitted: false };
+                this.show(View::Verified);
+                this.hold_submit(false);
+                Inner::schedule_expiry(this, expires_at);
+                let detail = JsValue::from_str(&token);
+                for (resolve, _) in waiters {
+                    let _ = resolve.call1(&JsValue::NULL, &detail);
+                }
+                this.emit("oculto:verified", &detail);
+                if let Some(submitter) = this.pending_submitter.borrow_mut().take() {
+                    if let Some(form) = &this.form {
+                        let _ = form.request_submit_with_submitter(submitter.as_ref()).or_else(|_| form.request_submit());
+                    }
+                }
+            }
+            other => {
+                let err = match other {
+                    Err(e) => e,
+                    Ok(_) => ClientError::Protocol,
+                };
+                let code = err.code();
+                *this.phase.borrow_mut() = Phase::Failed(code.to_owned());
+                this.show(View::Error(match err {
+                    ClientError::Network => ErrorText::Network,
+                    e if !e.retryable() => ErrorText::Config,
+                    _ => ErrorText::Other,
+                }));
+                // The form stays blocked without a token, visibly: the error
+                // and its retry button say why.
+                this.hold_submit(false);
+                this.pending_submitter.borrow_mut().take();
+                let detail = JsValue::from_str(code);
+                for (_, reject) in waiters {
+                    let _ = reject.call1(&JsValue::NULL, &detail);
+                }
+                this.emit("oculto:error", &detail);
+            }
+        }
+    }
+
+    fn schedule_expiry(this: &Rc<Self>, expires_at: Option<u64>) {
+        let now_s = js_sys::Date::now() / 1000.0;
+        let ttl = expires_at.map_or(300.0, |e| e as f64 - now_s);
+        let wait_ms = ((ttl - REFRESH_BEFORE_EXPIRY_S).max(1.0) * 1000.0) as i32;
+        let weak = Rc::downgrade(this);
+        let t = Timeout::new(wait_ms, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            Inner::clear(&inner);
+            inner.emit("oculto:expired", &JsValue::NULL);
+            if inner.opts.refresh_expired == "auto" {
+                Inner::start(&inner);
+            } else {
+                *inner.phase.borrow_mut() = Phase::Expired;
+                inner.show(View::Expired);
+            }
+        });
+        *this.expiry.borrow_mut() = t;
+    }
 }

@@ -1,0 +1,86 @@
+//! Calls to the verifier: `POST /init` and `POST /score`, with the shared
+//! request and response types.
+//!
+//! Bodies are sent as `text/plain` JSON, which makes them CORS "simple
+//! requests": no preflight round trip before each call.
+
+use oculto_shared::api::{ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, RequestCredentials, RequestInit, RequestMode, Response};
+
+/// How long a call may take before the widget gives up, ms.
+const TIMEOUT_MS: i32 = 10_000;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// No answer: the verifier is down, unreachable or too slow.
+    Network,
+    /// The verifier refused, with its code.
+    Api(ErrorCode),
+    /// An answer the widget does not understand.
+    Protocol,
+}
+
+impl ClientError {
+    /// A short code for the page's `error-callback`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Protocol => "protocol",
+            Self::Api(ErrorCode::RateLimited) => "rate_limited",
+            Self::Api(ErrorCode::InvalidSiteKey | ErrorCode::SiteKeyRequired) => "invalid_site_key",
+            Self::Api(ErrorCode::OriginNotAllowed) => "origin_not_allowed",
+            Self::Api(ErrorCode::SessionExpired | ErrorCode::SessionNotFound | ErrorCode::SessionUsed) => "session",
+            Self::Api(_) => "verifier",
+        }
+    }
+
+    /// Whether trying again may help.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Api(ErrorCode::InvalidSiteKey | ErrorCode::SiteKeyRequired | ErrorCode::OriginNotAllowed))
+    }
+}
+
+/// Posts `body` to `base` + `path` and reads the answer.
+pub async fn post<Q: Serialize, A: DeserializeOwned>(base: &str, path: &str, body: &Q) -> Result<A, ClientError> {
+    let window = web_sys::window().ok_or(ClientError::Network)?;
+    let value = body.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|_| ClientError::Protocol)?;
+    let text = js_sys::JSON::stringify(&value).map_err(|_| ClientError::Protocol)?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_mode(RequestMode::Cors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_body(&text);
+    let headers = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&headers, &"content-type".into(), &"text/plain".into());
+    init.set_headers(&headers);
+    let abort = AbortController::new().ok();
+    let mut timer = None;
+    if let Some(a) = &abort {
+        init.set_signal(Some(&a.signal()));
+        let a = a.clone();
+        let cb = wasm_bindgen::closure::Closure::once_into_js(move || a.abort());
+        timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), TIMEOUT_MS).ok();
+    }
+    let mut url = String::with_capacity(base.len() + path.len());
+    url.push_str(base.trim_end_matches('/'));
+    url.push_str(path);
+    let res = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await;
+    if let Some(t) = timer {
+        window.clear_timeout_with_handle(t);
+    }
+    let res: Response = res.map_err(|_| ClientError::Network)?.dyn_into().map_err(|_| ClientError::Protocol)?;
+    let json: JsValue = match res.json() {
+        Ok(p) => JsFuture::from(p).await.map_err(|_| ClientError::Protocol)?,
+        Err(_) => return Err(ClientError::Protocol),
+    };
+    if !res.ok() {
+        let err: ErrorBody = serde_wasm_bindgen::from_value(json).map_err(|_| ClientError::Protocol)?;
+        return Err(ClientError::Api(err.error));
+    }
+    serde_wasm_bindgen::from_value(json).map_err(|_| ClientError::Protocol)
+}
