@@ -36,8 +36,8 @@ unit:
 wasm:
 	@eval "$$(scripts/deps.sh wasm)"; \
 	  echo "wasm32 build with: $$WASM_CARGO"; \
-	  env CARGO_TARGET_DIR=$(WASM_TARGET_DIR) $$WASM_CARGO build --profile wasm --target wasm32-unknown-unknown \
-	    $$WASM_FLAGS -p oculto-shared -p oculto-widget
+	  env CARGO_TARGET_DIR=$(WASM_TARGET_DIR) RUSTFLAGS="--cfg getrandom_backend=\"wasm_js\" $$WASM_RUSTFLAGS" \
+	    $$WASM_CARGO build --profile wasm --target wasm32-unknown-unknown $$WASM_FLAGS -p oculto-shared -p oculto-widget
 
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace

@@ -15,10 +15,13 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $WB_VERSION\$"; then
   echo "build-widget: installing wasm-bindgen-cli $WB_VERSION (once)" >&2
   cargo install wasm-bindgen-cli --version "$WB_VERSION" >&2
 fi
-command -v wasm-opt >/dev/null || scripts/deps.sh wasm-opt >&2 || true
+# wasm-opt from npm's binaryen: Debian's (version 108) mangles the externref
+# table that wasm-bindgen now emits.
+WASM_OPT=node_modules/.bin/wasm-opt
+[ -x "$WASM_OPT" ] || npm install --no-audit --no-fund >&2
 
 echo "build-widget: cargo ($WASM_CARGO)" >&2
-env CARGO_TARGET_DIR=$OUT RUSTFLAGS='--cfg getrandom_backend="wasm_js"' $WASM_CARGO build --profile $PROFILE \
+env CARGO_TARGET_DIR=$OUT RUSTFLAGS="--cfg getrandom_backend=\"wasm_js\" $WASM_RUSTFLAGS" $WASM_CARGO build --profile $PROFILE \
   --target wasm32-unknown-unknown $WASM_FLAGS -p oculto-widget
 
 rm -rf target/widget-bindgen && mkdir -p target/widget-bindgen
@@ -26,8 +29,8 @@ wasm-bindgen --target web --no-typescript --out-dir target/widget-bindgen \
   "$OUT/wasm32-unknown-unknown/$PROFILE/oculto_widget.wasm"
 
 rm -rf pkg && mkdir -p pkg/dist
-if command -v wasm-opt >/dev/null; then
-  wasm-opt -Oz --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
+if [ -x "$WASM_OPT" ]; then
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
     --enable-nontrapping-float-to-int --enable-mutable-globals \
     target/widget-bindgen/oculto_widget_bg.wasm -o pkg/oculto_widget_bg.wasm
 else

@@ -33,22 +33,31 @@ apt_install() {
 }
 
 # Prints the environment that builds for wasm32 (sourced by the Makefile).
-wasm() {
-  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-    echo "WASM_CARGO=cargo"
-    echo "WASM_FLAGS="
-    return 0
-  fi
-  if command -v rustup >/dev/null && rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
-    echo "WASM_CARGO=cargo"
-    echo "WASM_FLAGS="
-    return 0
-  fi
-  # No wasm32 std from rustup (offline machines): Debian's rustc builds std
-  # from source with -Zbuild-std; rust-web-llvm brings the wasm linker.
+# On Debian-like machines: Debian's rustc-web, which builds std from source
+# (-Zbuild-std), so panics can abort without formatting code: the smallest
+# widget, and it needs no download outside the package registries. Elsewhere
+# (a laptop with rustup): the prebuilt wasm32 target.
+debian_wasm() {
   apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22 >&2
-  echo "WASM_CARGO=RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo"
+  echo "WASM_CARGO='RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo'"
   echo "WASM_FLAGS=-Zbuild-std=std,panic_abort"
+  echo "WASM_RUSTFLAGS='-Zunstable-options -Cpanic=immediate-abort'"
+}
+
+wasm() {
+  if command -v apt-get >/dev/null || [ -d /usr/lib/rustlib/src/rust/library ]; then
+    debian_wasm
+    return 0
+  fi
+  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+    echo "WASM_CARGO=cargo"
+    echo "WASM_FLAGS="
+    echo "WASM_RUSTFLAGS="
+    return 0
+  fi
+  log "no way to build for wasm32: install rustup's wasm32-unknown-unknown target"
+  return 1
 }
 
 case "${1:-}" in
@@ -56,7 +65,6 @@ case "${1:-}" in
     command -v cargo >/dev/null || { log "cargo is required: install Rust from your distribution or rustup"; exit 1; } ;;
   wasm) wasm ;;
   bench) command -v wrk >/dev/null || apt_install wrk ;;
-  wasm-opt) command -v wasm-opt >/dev/null || apt_install binaryen ;;
   browser)
     command -v chromium >/dev/null || apt_install chromium
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;

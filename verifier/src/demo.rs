@@ -4,7 +4,7 @@
 //! backend would.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use oculto_shared::FORM_FIELD;
 use serde::Serialize;
 
@@ -64,32 +64,81 @@ async fn config(state: web::Data<State>) -> HttpResponse {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn html(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// The demo pages, with the demo site key and the verifier's address filled
+/// in.
+async fn page(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let Some(demo) = &state.demo else { return HttpResponse::NotFound().finish() };
+    let name = match req.path() {
+        "/" | "/index.html" => "index.html",
+        "/embed.html" => "embed.html",
+        _ => return HttpResponse::NotFound().finish(),
+    };
+    let Ok(text) = std::fs::read_to_string(state.config.www_dir.join(name)) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let info = req.connection_info();
+    let verifier = format!("{}://{}", info.scheme(), info.host());
+    html(text.replace("__SITE_KEY__", &demo.site_key).replace("__VERIFIER__", &escape(&verifier)))
 }
 
 /// `POST /demo/submit`: what a site's backend does with the form.
 async fn submit(state: web::Data<State>, form: Input<std::collections::HashMap<String, String>>) -> HttpResponse {
     let Some(demo) = &state.demo else { return HttpResponse::NotFound().finish() };
     let token = form.0.get(FORM_FIELD).map(String::as_str);
-    let outcome = match verdict::check(&state, token, Some(&demo.api_key), None).await {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+    let name = form.0.get("name").map(String::as_str).unwrap_or("");
+    let body = match verdict::check(&state, token, Some(&demo.api_key), None).await {
+        Ok(v) => {
+            let cls = v.classification.as_str();
+            let reasons = if v.reasons.is_empty() { "none".to_owned() } else { v.reasons.join(", ") };
+            let outcome = if v.valid { "Account created" } else { "Sign-up held for review" };
+            format!(
+                "<h1>{outcome}</h1><p class=lead>Welcome, {}. This is what the backend learned from <code>/verify</code>:</p>\
+                 <dl class=verdict><dt>valid</dt><dd>{}</dd><dt>score</dt><dd>{} / 100</dd>\
+                 <dt>classification</dt><dd><span class=\"badge {cls}\">{cls}</span></dd>\
+                 <dt>reasons</dt><dd>{}</dd><dt>hostname</dt><dd>{}</dd><dt>action</dt><dd>{}</dd></dl>\
+                 <details><summary>Raw answer</summary><pre>{}</pre></details>",
+                escape(name),
+                v.valid,
+                v.score,
+                escape(&reasons),
+                escape(&v.hostname),
+                escape(v.action.as_deref().unwrap_or("")),
+                escape(&serde_json::to_string_pretty(&v).unwrap_or_default()),
+            )
+        }
         Err(r) => {
             let e = crate::error::ApiError::from(r);
-            format!("{} ({:?})", e.message, e.code)
+            format!(
+                "<h1>Not accepted</h1><p class=lead>The backend refused the form: <code>{}</code>, {}.</p>",
+                escape(&serde_json::to_string(&e.code).unwrap_or_default()),
+                escape(&e.message)
+            )
         }
     };
-    let page = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Oculto demo: backend answer</title>\
-         <link rel=stylesheet href=/demo.css><main><h1>What the site's backend got from /verify</h1>\
-         <pre>{}</pre><p><a href=/>Back to the form</a></p></main></html>",
-        escape(&outcome)
-    );
-    HttpResponse::Ok().insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8")).body(page)
+    html(format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\">\
+         <title>Northwind Books · Sign-up</title><link rel=stylesheet href=/demo.css>\
+         <header class=top><a class=logo href=/>Northwind Books</a></header>\
+         <main class=card>{body}<p><a href=/>Back to the form</a></p></main></html>"
+    ))
 }
 
 /// Registers the demo routes and the static pages.
 pub fn configure(cfg: &mut web::ServiceConfig, www: &std::path::Path) {
     cfg.route("/demo/config.json", web::get().to(config))
         .route("/demo/submit", web::post().to(submit))
-        .service(actix_files::Files::new("/", www).index_file("index.html"));
+        .route("/", web::get().to(page))
+        .route("/index.html", web::get().to(page))
+        .route("/embed.html", web::get().to(page))
+        .service(actix_files::Files::new("/", www));
 }

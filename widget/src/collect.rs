@@ -5,7 +5,6 @@
 //! press with its release, and never leaves this module).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use oculto_shared::signals::{
@@ -26,7 +25,9 @@ struct State {
     last_pointer: Option<(f64, f64)>,
     last_touch: Option<(f64, f64)>,
     pointer_down_at: Option<f64>,
-    keys_down: HashMap<String, f64>,
+    /// Keys held down: their `code` and press time, only to pair presses
+    /// with releases.
+    keys_down: Vec<(String, f64)>,
     last_scroll_t: f64,
 }
 
@@ -135,13 +136,17 @@ impl Collector {
         listeners.push(on("keydown", |s, t, e| {
             if let Some(k) = e.dyn_ref::<KeyboardEvent>().filter(|k| !k.repeat()) {
                 s.interacted(t);
+                let code = k.code();
+                s.keys_down.retain(|(c, _)| *c != code);
                 if s.keys_down.len() < 16 {
-                    s.keys_down.insert(k.code(), t);
+                    s.keys_down.push((code, t));
                 }
             }
         }));
         listeners.push(on("keyup", |s, t, e| {
-            if let Some(down) = e.dyn_ref::<KeyboardEvent>().and_then(|k| s.keys_down.remove(&k.code())) {
+            let code = e.dyn_ref::<KeyboardEvent>().map(KeyboardEvent::code);
+            let held = code.and_then(|c| s.keys_down.iter().position(|(k, _)| *k == c));
+            if let Some(down) = held.map(|i| s.keys_down.swap_remove(i).1) {
                 push_capped(&mut s.signals.keys, KeyTiming { t: down, dwell: t - down }, MAX_OTHER);
             }
         }));
@@ -164,6 +169,12 @@ impl Collector {
             }));
         }
         Self { state, window: window.clone(), _listeners: listeners }
+    }
+
+    /// How many trusted interactions were seen so far.
+    pub fn activity(&self) -> usize {
+        let s = &self.state.borrow().signals;
+        s.pointer.len() + s.keys.len() + s.clicks.len() + s.touch.len() + s.scroll.len()
     }
 
     /// What was observed so far, with the environment and the elapsed time.
@@ -207,7 +218,12 @@ fn environment(w: &Window) -> Environment {
         if let Ok(brands) = get(&hints, "brands").dyn_into::<js_sys::Array>() {
             env.ua_brands = brands
                 .iter()
-                .filter_map(|b| Some(format!("{}/{}", get(&b, "brand").as_string()?, get(&b, "version").as_string()?)))
+                .filter_map(|b| {
+                    let mut brand = get(&b, "brand").as_string()?;
+                    brand.push('/');
+                    brand.push_str(&get(&b, "version").as_string()?);
+                    Some(brand)
+                })
                 .collect();
         }
     }

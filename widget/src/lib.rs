@@ -30,7 +30,7 @@ pub mod timer;
 pub mod ui;
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use oculto_shared::api::{routes, InitRequest, InitResponse, ScoreRequest, ScoreResponse};
 use oculto_shared::pow::PowSolution;
@@ -124,7 +124,7 @@ struct Inner {
     form: Option<HtmlFormElement>,
     field: Option<HtmlInputElement>,
     field_created: bool,
-    ui: Option<Ui>,
+    ui: Option<Rc<Ui>>,
     collector: Collector,
     make_worker: Option<js_sys::Function>,
     phase: RefCell<Phase>,
@@ -134,6 +134,11 @@ struct Inner {
     listeners: RefCell<Vec<Listener>>,
     /// The button that submitted the form while a token was being made.
     pending_submitter: RefCell<Option<Option<HtmlElement>>>,
+    /// The next session, opened and solved in the background.
+    prepared: RefCell<Option<Prepared>>,
+    preparing: Cell<bool>,
+    /// Interactions seen when the current token was made.
+    activity_at_token: Cell<usize>,
 }
 
 /// One widget on the page. Dropping it (`remove()`) takes its listeners,
@@ -143,8 +148,8 @@ pub struct Widget {
     inner: Rc<Inner>,
 }
 
-fn js_err(e: impl std::fmt::Debug) -> JsValue {
-    JsValue::from_str(&format!("{e:?}"))
+fn js_err<E>(_: E) -> JsValue {
+    JsValue::from_str("oculto: invalid options")
 }
 
 #[wasm_bindgen]
@@ -162,7 +167,9 @@ impl Widget {
         let form = host.closest("form").ok().flatten().and_then(|f| f.dyn_into::<HtmlFormElement>().ok());
         let (field, field_created) = match (&form, opts.response_field) {
             (Some(f), true) => {
-                let selector = format!("input[name=\"{}\"]", opts.response_field_name.replace('"', ""));
+                let mut selector = String::from("input[name=\"");
+                selector.push_str(&opts.response_field_name.replace(['"', '\\'], ""));
+                selector.push_str("\"]");
                 match f.query_selector(&selector).ok().flatten().and_then(|e| e.dyn_into::<HtmlInputElement>().ok()) {
                     Some(existing) => (Some(existing), false),
                     None => {
@@ -181,7 +188,7 @@ impl Widget {
         let ui = if opts.size == "invisible" {
             None
         } else {
-            Some(Ui::new(&host, texts, &opts.theme, opts.size == "compact")?)
+            Some(Rc::new(Ui::new(&host, texts, &opts.theme, opts.size == "compact")?))
         };
         let inner = Rc::new(Inner {
             collector: Collector::start(&window),
@@ -198,6 +205,9 @@ impl Widget {
             expiry: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
             pending_submitter: RefCell::new(None),
+            prepared: RefCell::new(None),
+            preparing: Cell::new(false),
+            activity_at_token: Cell::new(0),
         });
         Inner::wire(&inner, &window);
         Ok(Widget { inner })
@@ -348,7 +358,11 @@ impl Inner {
     /// A submit goes through with a fresh, unused token, or waits for one.
     fn on_submit(this: &Rc<Self>, e: &web_sys::Event) {
         let fresh = matches!(&*this.phase.borrow(), Phase::Verified { submitted: false, .. });
-        if fresh {
+        // The early token was scored on the first moments; when the person
+        // did more since and a solved session is ready, the verdict is made
+        // again on everything, at the cost of one round trip.
+        let rescore = fresh && this.prepared.borrow().is_some() && this.collector.activity() > this.activity_at_token.get();
+        if fresh && !rescore {
             if let Phase::Verified { submitted, .. } = &mut *this.phase.borrow_mut() {
                 *submitted = true;
             }
@@ -396,9 +410,34 @@ impl Inner {
         });
     }
 
+    /// Opens and solves the next session in the background.
+    fn prepare_next(this: &Rc<Self>) {
+        if this.preparing.get() || this.prepared.borrow().is_some() {
+            return;
+        }
+        this.preparing.set(true);
+        let inner = this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(p) = inner.prepare(false).await {
+                *inner.prepared.borrow_mut() = Some(p);
+            }
+            inner.preparing.set(false);
+        });
+    }
+
+    /// A prepared session that has time left, if any.
+    fn take_prepared(&self) -> Option<Prepared> {
+        let p = self.prepared.borrow_mut().take()?;
+        let now_s = js_sys::Date::now() / 1000.0;
+        (p.init.expires_at as f64 - now_s > 60.0).then_some(p)
+    }
+
     /// `/init`, proof of work, `/score`.
     async fn cycle(&self) -> Result<ScoreResponse, ClientError> {
-        let prepared = self.prepare().await?;
+        let prepared = match self.take_prepared() {
+            Some(p) => p,
+            None => self.prepare(true).await?,
+        };
         let req = ScoreRequest {
             session_id: prepared.init.session_id.clone(),
             pow: prepared.pow,
@@ -409,7 +448,9 @@ impl Inner {
         client::post(&self.opts.verifier, routes::SCORE, &req).await
     }
 
-    async fn prepare(&self) -> Result<Prepared, ClientError> {
+    /// Opens a session and solves its proof of work; `visible` shows the
+    /// progress.
+    async fn prepare(&self, visible: bool) -> Result<Prepared, ClientError> {
         let req = InitRequest {
             site_key: self.opts.sitekey.clone(),
             action: self.opts.action.clone(),
@@ -417,16 +458,12 @@ impl Inner {
         };
         let init: InitResponse = client::post(&self.opts.verifier, routes::INIT, &req).await?;
         let expected = 2f64.powi(i32::from(init.challenge.difficulty));
-        let weak: Weak<Self> = Weak::new();
-        let _ = weak;
         let ui_progress: Rc<dyn Fn(u64)> = {
-            let view = self.ui.as_ref().map(|_| ());
-            let host = self.host.clone();
+            let ui = if visible { self.ui.clone() } else { None };
             Rc::new(move |tried: u64| {
-                if view.is_some() {
+                if let Some(ui) = &ui {
                     // An estimate: the work is random, so it may end early or late.
-                    let fraction = 1.0 - (-(tried as f64) / expected).exp();
-                    let _ = host.set_attribute("data-progress", &format!("{:.0}", fraction * 100.0));
+                    ui.show(View::Verifying(1.0 - (-(tried as f64) / expected).exp()));
                 }
             })
         };
@@ -453,6 +490,7 @@ impl Inner {
         match result {
             Ok(ScoreResponse { verdict: Some(token), expires_at, .. }) => {
                 this.set_field(&token);
+                this.activity_at_token.set(this.collector.activity());
                 *this.phase.borrow_mut() = Phase::Verified { token: token.clone(), submitted: false };
                 this.show(View::Verified);
                 this.hold_submit(false);
@@ -462,10 +500,11 @@ impl Inner {
                     let _ = resolve.call1(&JsValue::NULL, &detail);
                 }
                 this.emit("oculto:verified", &detail);
-                if let Some(submitter) = this.pending_submitter.borrow_mut().take() {
-                    if let Some(form) = &this.form {
-                        let _ = form.request_submit_with_submitter(submitter.as_ref()).or_else(|_| form.request_submit());
-                    }
+                let submitter = this.pending_submitter.borrow_mut().take();
+                if let (Some(submitter), Some(form)) = (submitter, &this.form) {
+                    let _ = form.request_submit_with_submitter(submitter.as_ref()).or_else(|_| form.request_submit());
+                } else {
+                    Inner::prepare_next(this);
                 }
             }
             other => {

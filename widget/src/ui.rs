@@ -22,6 +22,7 @@ const CSS: &str = "
 .text{flex:1;min-width:0}
 .label{display:block;font-weight:600}
 .status{display:block;font-size:12px;min-height:1em}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .side{display:flex;flex-direction:column;align-items:flex-end;gap:4px;font-size:11px}
 .side a{color:inherit}
 button.action{font:inherit;font-size:12px;padding:2px 8px;border:1px solid currentColor;border-radius:4px;background:transparent;color:inherit;cursor:pointer}
@@ -129,7 +130,11 @@ impl Ui {
             "dark" | "light" => theme,
             _ => "auto",
         };
-        let b: HtmlElement = el(&doc, "div", &format!("box {theme_class}{}", if compact { " compact" } else { "" }))?;
+        let b: HtmlElement = el(&doc, "div", "box")?;
+        b.class_list().add_1(theme_class)?;
+        if compact {
+            b.class_list().add_1("compact")?;
+        }
         b.set_attribute("role", "group")?;
         b.set_attribute("aria-label", texts.region)?;
 
@@ -203,6 +208,8 @@ impl Ui {
         if self.status.text_content().as_deref() != Some(status) {
             self.status.set_text_content(Some(status));
         }
+        // When the label already says it, the status is for screen readers only.
+        let _ = self.status.class_list().toggle_with_force("sr", status == label);
         let _ = self.check.set_attribute("aria-checked", checked);
         self.check.set_disabled(matches!(view, View::Verifying(_) | View::Verified));
         self.retry.set_hidden(!matches!(view, View::Error(_)));
