@@ -104,6 +104,64 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::TokenRequired,
+        Self::ApiKeyRequired,
+        Self::InvalidApiKey,
+        Self::InvalidToken,
+        Self::AlreadyVerified,
+        Self::SiteKeyRequired,
+        Self::InvalidSiteKey,
+        Self::OriginNotAllowed,
+        Self::SessionNotFound,
+        Self::SessionExpired,
+        Self::SessionUsed,
+        Self::InvalidSignals,
+        Self::BadRequest,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::RateLimited,
+        Self::StoreUnavailable,
+        Self::Internal,
+    ];
+
+    /// The code as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenRequired => "token_required",
+            Self::ApiKeyRequired => "api_key_required",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::InvalidToken => "invalid_token",
+            Self::AlreadyVerified => "already_verified",
+            Self::SiteKeyRequired => "site_key_required",
+            Self::InvalidSiteKey => "invalid_site_key",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::SessionNotFound => "session_not_found",
+            Self::SessionExpired => "session_expired",
+            Self::SessionUsed => "session_used",
+            Self::InvalidSignals => "invalid_signals",
+            Self::BadRequest => "bad_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited => "rate_limited",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The code with this wire name. Lighter than a deserializer, for the
+    /// widget.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
 /// The body of every error answer: `{"error": "<code>", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -413,6 +471,15 @@ mod tests {
         assert_eq!(Classification::from_score(50), Classification::Suspicious);
         assert_eq!(Classification::from_score(51), Classification::Bot);
         assert_eq!(Classification::from_score(100), Classification::Bot);
+    }
+
+    #[test]
+    fn wire_names_match_serde() {
+        for &c in ErrorCode::ALL {
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.as_str()));
+            assert_eq!(ErrorCode::from_code(c.as_str()), Some(c));
+        }
+        assert_eq!(ErrorCode::from_code("nope"), None);
     }
 
     #[test]

@@ -21,6 +21,14 @@
 //! backend learns the score, from `/verify`.
 #![deny(clippy::unwrap_used)]
 
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+#[allow(unsafe_code)]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: wasm32 here has no threads: the page and each worker run their
+    // own instance of the module, with their own memory.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 pub mod client;
 pub mod collect;
 pub mod i18n;
@@ -34,7 +42,6 @@ use std::rc::Rc;
 
 use oculto_shared::api::{routes, InitRequest, InitResponse, ScoreRequest, ScoreResponse};
 use oculto_shared::pow::PowSolution;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CustomEvent, CustomEventInit, HtmlElement, HtmlFormElement, HtmlInputElement};
@@ -52,8 +59,7 @@ const REFRESH_BEFORE_EXPIRY_S: f64 = 30.0;
 const RESUBMIT_REFRESH_MS: i32 = 1_500;
 
 /// The widget's settings, as the loader normalizes them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The site key.
     pub sitekey: String,
@@ -98,6 +104,40 @@ impl Default for Options {
             refresh_expired: "auto".into(),
             budget_ms: 2_000.0,
         }
+    }
+}
+
+impl Options {
+    /// Reads the loader's options object; missing or mistyped fields keep
+    /// their defaults.
+    fn from_js(o: &JsValue) -> Self {
+        let get = |k: &str| js_sys::Reflect::get(o, &k.into()).unwrap_or(JsValue::UNDEFINED);
+        let text = |k: &str| get(k).as_string();
+        let mut opts = Self::default();
+        let fields: [(&str, &mut String); 8] = [
+            ("sitekey", &mut opts.sitekey),
+            ("verifier", &mut opts.verifier),
+            ("theme", &mut opts.theme),
+            ("language", &mut opts.language),
+            ("size", &mut opts.size),
+            ("execution", &mut opts.execution),
+            ("responseFieldName", &mut opts.response_field_name),
+            ("refreshExpired", &mut opts.refresh_expired),
+        ];
+        for (k, slot) in fields {
+            if let Some(v) = text(k) {
+                *slot = v;
+            }
+        }
+        opts.action = text("action").filter(|a| !a.is_empty());
+        opts.cdata = text("cdata").filter(|c| !c.is_empty());
+        if let Some(b) = get("responseField").as_bool() {
+            opts.response_field = b;
+        }
+        if let Some(ms) = get("budgetMs").as_f64().filter(|ms| *ms > 0.0) {
+            opts.budget_ms = ms;
+        }
+        opts
     }
 }
 
@@ -149,7 +189,7 @@ pub struct Widget {
 }
 
 fn js_err<E>(_: E) -> JsValue {
-    JsValue::from_str("oculto: invalid options")
+    JsValue::from_str("oculto: unexpected element")
 }
 
 #[wasm_bindgen]
@@ -158,7 +198,7 @@ impl Widget {
     /// `make_worker`, when given, returns a new proof of work `Worker`.
     #[wasm_bindgen(constructor)]
     pub fn new(host: HtmlElement, options: JsValue, make_worker: Option<js_sys::Function>) -> Result<Widget, JsValue> {
-        let opts: Options = serde_wasm_bindgen::from_value(options).map_err(js_err)?;
+        let opts = Options::from_js(&options);
         if opts.sitekey.is_empty() {
             return Err(JsValue::from_str("oculto: a sitekey is required"));
         }
@@ -445,7 +485,7 @@ impl Inner {
             signals: self.collector.snapshot(),
             answer: None,
         };
-        client::post(&self.opts.verifier, routes::SCORE, &req).await
+        client::post(&self.opts.verifier, routes::SCORE, &req, client::read_score).await
     }
 
     /// Opens a session and solves its proof of work; `visible` shows the
@@ -456,7 +496,7 @@ impl Inner {
             action: self.opts.action.clone(),
             cdata: self.opts.cdata.clone(),
         };
-        let init: InitResponse = client::post(&self.opts.verifier, routes::INIT, &req).await?;
+        let init: InitResponse = client::post(&self.opts.verifier, routes::INIT, &req, client::read_init).await?;
         let expected = 2f64.powi(i32::from(init.challenge.difficulty));
         let ui_progress: Rc<dyn Fn(u64)> = {
             let ui = if visible { self.ui.clone() } else { None };
