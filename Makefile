@@ -6,10 +6,10 @@ ADDR ?= 127.0.0.1:8787
 DEMO_DB ?= .oculto/demo.db
 WASM_TARGET_DIR := target/wasm
 
-.PHONY: demo build test lint unit wasm doc bench clean
+.PHONY: demo build widget test lint unit wasm doc bench clean
 
 ## demo: build and start the verifier with the demo site on http://$(ADDR)/
-demo: build
+demo: build widget
 	@mkdir -p $(dir $(DEMO_DB))
 	@echo "Starting Oculto on http://$(ADDR)/ (Ctrl-C to stop)"
 	./target/release/oculto serve --demo --addr $(ADDR) --store sqlite://$(DEMO_DB)
@@ -19,8 +19,12 @@ build:
 	@scripts/deps.sh rust
 	cargo build --release -p oculto-verifier
 
+## widget: the wasm widget, its npm files (pkg/) and what the verifier serves (pkg/dist/)
+widget:
+	scripts/build-widget.sh
+
 ## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs
-test: lint wasm doc unit
+test: lint widget doc unit
 	@echo "make test: all passed"
 
 lint:
@@ -32,7 +36,7 @@ unit:
 	cargo build -p oculto-verifier --bin oculto
 	cargo test --workspace
 
-## wasm: the shared types and the widget build for wasm32-unknown-unknown
+## wasm: check that the shared types and the widget build for wasm32-unknown-unknown
 wasm:
 	@eval "$$(scripts/deps.sh wasm)"; \
 	  echo "wasm32 build with: $$WASM_CARGO"; \
