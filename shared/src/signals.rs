@@ -226,7 +226,10 @@ impl Signals {
             .chain(self.visibility.iter().map(|s| s.t));
         for t in times {
             if !(0.0..=MAX_TIME_MS).contains(&t) {
-                return Err(Error::new(ErrorKind::OutOfRange, "a time in signals is negative, not finite or too large"));
+                return Err(Error::new(
+                    ErrorKind::OutOfRange,
+                    "a time in signals is negative, not finite or too large",
+                ));
             }
         }
         let coords = self

@@ -114,8 +114,8 @@ pub fn decode(token: &str) -> Result<Parts<'_>, Error> {
     let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
         return Err(malformed("token must have three dot-separated parts"));
     };
-    let header: Header =
-        serde_json::from_slice(&b64(h, "token header is not base64url")?).map_err(|_| malformed("token header is not a verdict header"))?;
+    let header: Header = serde_json::from_slice(&b64(h, "token header is not base64url")?)
+        .map_err(|_| malformed("token header is not a verdict header"))?;
     if header.alg != "EdDSA" {
         return Err(Error::new(ErrorKind::UnsupportedAlgorithm, "token algorithm must be EdDSA"));
     }

@@ -153,8 +153,7 @@ impl Config {
             fig = fig.merge(Toml::file(f));
         }
         let env = Env::prefixed("OCULTO_").split("__").filter(|k| k.as_str() != "config");
-        let cfg: Config =
-            fig.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|e| e.to_string())?;
+        let cfg: Config = fig.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|e| e.to_string())?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -166,7 +165,10 @@ impl Config {
         if self.pow.difficulty > oculto_shared::pow::MAX_DIFFICULTY
             || self.pow.difficulty.saturating_add(self.pow.flood_extra) > oculto_shared::pow::MAX_DIFFICULTY
         {
-            return Err(format!("pow.difficulty + pow.flood_extra must be at most {}", oculto_shared::pow::MAX_DIFFICULTY));
+            return Err(format!(
+                "pow.difficulty + pow.flood_extra must be at most {}",
+                oculto_shared::pow::MAX_DIFFICULTY
+            ));
         }
         for (key, v) in [
             ("rate_limit.init_per_min", self.rate_limit.init_per_min),

@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn limits_answer_429_with_a_wait() {
-        let l = Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1, site_soft_per_min: 1 });
+        let l =
+            Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1, site_soft_per_min: 1 });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(!l.init(&ip).unwrap());
         assert!(l.init(&ip).unwrap(), "past the soft rate");

@@ -124,7 +124,8 @@ fn main() -> anyhow::Result<()> {
         },
         demo: matches!(cli.command, Command::Serve { demo: true, .. }).then_some(true),
     };
-    let config = Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg).context("configuration")?;
+    let config =
+        Config::load(cli.config.as_deref(), &overrides).map_err(anyhow::Error::msg).context("configuration")?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -147,7 +148,11 @@ fn main() -> anyhow::Result<()> {
             let store = open(&config)?;
             let k = keys::generate(clock::now_secs());
             store.rotate_key(k.clone(), clock::now_secs()).await?;
-            println!("new signing key {}; the previous one stays published for {} s", k.kid, config.token_ttl_secs + 120);
+            println!(
+                "new signing key {}; the previous one stays published for {} s",
+                k.kid,
+                config.token_ttl_secs + 120
+            );
             println!("running verifiers pick it up within a second");
             Ok(())
         }),

@@ -5,8 +5,8 @@ use actix_cors::Cors;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
 use oculto_shared::api::{
-    routes, ErrorCode, HealthResponse, InitRequest, ScoreRequest, SiteverifyRequest, SiteverifyResponse,
-    StatsQuery, StatsRecent, StatsSummary, VerifyRequest,
+    routes, ErrorCode, HealthResponse, InitRequest, ScoreRequest, SiteverifyRequest, SiteverifyResponse, StatsQuery,
+    StatsRecent, StatsSummary, VerifyRequest,
 };
 
 use crate::body::Input;
@@ -45,7 +45,8 @@ async fn score(state: Data, req: HttpRequest, Input(body): Input<ScoreRequest>) 
 /// `POST /verify`: checks a verdict token once, for a site's backend.
 async fn verify(state: Data, req: HttpRequest, Input(body): Input<VerifyRequest>) -> Result<HttpResponse, ApiError> {
     let api_key = body.api_key.or_else(|| api_key_header(&req));
-    let res = verdict::check(&state, body.token.as_deref(), api_key.as_deref(), body.idempotency_key.as_deref()).await?;
+    let res =
+        verdict::check(&state, body.token.as_deref(), api_key.as_deref(), body.idempotency_key.as_deref()).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(res))
 }
 
@@ -54,7 +55,8 @@ async fn siteverify(state: Data, body: Result<Input<SiteverifyRequest>, ApiError
     let res = match body {
         Err(_) => SiteverifyResponse { error_codes: vec!["bad-request".into()], ..Default::default() },
         Ok(Input(b)) => {
-            match verdict::check(&state, b.response.as_deref(), b.secret.as_deref(), b.idempotency_key.as_deref()).await {
+            match verdict::check(&state, b.response.as_deref(), b.secret.as_deref(), b.idempotency_key.as_deref()).await
+            {
                 Ok(v) => SiteverifyResponse {
                     success: v.valid,
                     error_codes: Vec::new(),
@@ -89,9 +91,11 @@ async fn stats(state: Data, req: HttpRequest, q: web::Query<StatsQuery>) -> Resu
         "recent" => {
             let limit = match q.limit.as_deref() {
                 None => 50,
-                Some(l) => l.parse::<u32>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| {
-                    ApiError::bad_request("limit must be a whole number from 1 to 200")
-                })?,
+                Some(l) => l
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=200).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("limit must be a whole number from 1 to 200"))?,
             };
             Ok(res.json(StatsRecent { recent: state.store.recent(&site.site_key, limit).await? }))
         }
@@ -144,18 +148,15 @@ async fn method_not_allowed() -> HttpResponse {
 /// CORS for the endpoints pages call: any origin may ask (each site's origins
 /// are checked per request against the site key), without credentials.
 fn widget_cors() -> Cors {
-    Cors::default()
-        .allow_any_origin()
-        .allowed_methods(["POST"])
-        .allowed_headers([header::CONTENT_TYPE])
-        .max_age(86_400)
+    Cors::default().allow_any_origin().allowed_methods(["POST"]).allowed_headers([header::CONTENT_TYPE]).max_age(86_400)
 }
 
 /// Registers every route; used by `main` and by tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| {
-        ApiError::bad_request(format!("query string is not valid: {e}")).into()
-    }))
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| ApiError::bad_request(format!("query string is not valid: {e}")).into()),
+    )
     .service(
         web::resource(routes::INIT)
             .wrap(widget_cors())
@@ -170,7 +171,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource(routes::VERIFY).route(web::post().to(verify)).default_service(web::to(method_not_allowed)))
     .service(
-        web::resource(routes::SITEVERIFY).route(web::post().to(siteverify)).default_service(web::to(method_not_allowed)),
+        web::resource(routes::SITEVERIFY)
+            .route(web::post().to(siteverify))
+            .default_service(web::to(method_not_allowed)),
     )
     .service(web::resource(routes::STATS).route(web::get().to(stats)).default_service(web::to(method_not_allowed)))
     .service(web::resource(routes::HEALTH).route(web::get().to(health)).default_service(web::to(method_not_allowed)))

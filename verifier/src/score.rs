@@ -161,7 +161,10 @@ fn impossible_timing(s: &Signals, server_elapsed_ms: u64) -> bool {
     // server's, but not by more than a page's life: what matters is events
     // stamped after the payload was built, and time running backwards.
     let limit = s.elapsed_ms + 1.0;
-    let after_end = s.pointer.iter().map(|p| p.t)
+    let after_end = s
+        .pointer
+        .iter()
+        .map(|p| p.t)
         .chain(s.clicks.iter().map(|c| c.t + c.dwell))
         .chain(s.keys.iter().map(|k| k.t + k.dwell))
         .chain(s.touch.iter().map(|t| t.t))
@@ -172,8 +175,8 @@ fn impossible_timing(s: &Signals, server_elapsed_ms: u64) -> bool {
     let first_after_end = s.first_interaction_ms.is_some_and(|f| f > limit);
     // A session that reports interaction but whose whole life on the page is
     // shorter than the server saw between init and score.
-    let shorter_than_server = s.has_interaction() && s.elapsed_ms + CLOCK_SLACK_MS < server_elapsed_ms as f64
-        && s.elapsed_ms < 1_000.0;
+    let shorter_than_server =
+        s.has_interaction() && s.elapsed_ms + CLOCK_SLACK_MS < server_elapsed_ms as f64 && s.elapsed_ms < 1_000.0;
     after_end || backwards || first_after_end || shorter_than_server
 }
 

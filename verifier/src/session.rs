@@ -19,7 +19,9 @@ const MAX_CDATA: usize = 255;
 
 fn check_fields(req: &InitRequest) -> Result<(), ApiError> {
     if let Some(a) = &req.action {
-        let ok = !a.is_empty() && a.len() <= MAX_ACTION && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let ok = !a.is_empty()
+            && a.len() <= MAX_ACTION
+            && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !ok {
             return Err(ApiError::bad_request("action must be 1-32 letters, digits, '_' or '-'"));
         }
@@ -53,7 +55,12 @@ fn allowed_hostname(state: &State, site_key: &str, origin: Option<&str>) -> Resu
 }
 
 /// Opens a session for a page at `origin`.
-pub async fn open(state: &State, req: InitRequest, origin: Option<&str>, flooded: bool) -> Result<InitResponse, ApiError> {
+pub async fn open(
+    state: &State,
+    req: InitRequest,
+    origin: Option<&str>,
+    flooded: bool,
+) -> Result<InitResponse, ApiError> {
     let site_key = req.site_key.trim();
     if site_key.is_empty() {
         return Err(ApiError::new(ErrorCode::SiteKeyRequired, "site_key is required"));
@@ -95,9 +102,7 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
     if req.session_id.is_empty() {
         return Err(ApiError::bad_request("session_id is required"));
     }
-    req.signals
-        .validate()
-        .map_err(|e| ApiError::new(ErrorCode::InvalidSignals, format!("signals: {e}")))?;
+    req.signals.validate().map_err(|e| ApiError::new(ErrorCode::InvalidSignals, format!("signals: {e}")))?;
     let now_ms = clock::now_ms();
     // The origin is checked before the session is claimed, so a request
     // from elsewhere cannot burn a session it does not own.

@@ -22,7 +22,9 @@ fn safe_name(name: &str) -> bool {
 /// Whether a name carries a content hash (`name.<hex>.ext`).
 fn hashed(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
-    parts.len() >= 3 && parts[parts.len() - 2].len() >= 8 && parts[parts.len() - 2].bytes().all(|b| b.is_ascii_hexdigit())
+    parts.len() >= 3
+        && parts[parts.len() - 2].len() >= 8
+        && parts[parts.len() - 2].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `GET /widget/{file}`.
@@ -38,7 +40,10 @@ async fn file(state: web::Data<State>, name: web::Path<String>, req: HttpRequest
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static(cache));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
-    h.insert(header::HeaderName::from_static("cross-origin-resource-policy"), header::HeaderValue::from_static("cross-origin"));
+    h.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        header::HeaderValue::from_static("cross-origin"),
+    );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     Ok(res)
 }

@@ -84,7 +84,8 @@ pub async fn post<Q: Serialize, A>(
     read: fn(&JsValue) -> Option<A>,
 ) -> Result<A, ClientError> {
     let window = web_sys::window().ok_or(ClientError::Network)?;
-    let value = body.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|_| ClientError::Protocol)?;
+    let value =
+        body.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|_| ClientError::Protocol)?;
     let text = js_sys::JSON::stringify(&value).map_err(|_| ClientError::Protocol)?;
     let init = RequestInit::new();
     init.set_method("POST");

@@ -118,7 +118,9 @@ impl Collector {
                 }
             }
         }));
-        for (name, kind) in [("touchstart", TouchKind::Start), ("touchmove", TouchKind::Move), ("touchend", TouchKind::End)] {
+        for (name, kind) in
+            [("touchstart", TouchKind::Start), ("touchmove", TouchKind::Move), ("touchend", TouchKind::End)]
+        {
             let st = state.clone();
             let w = window.clone();
             listeners.push(Listener::observe(target, name, move |e: Event| {
@@ -158,14 +160,22 @@ impl Collector {
                 push_capped(&mut s.signals.scroll, ScrollSample { t, y: y as f32 }, MAX_OTHER);
             }
         }));
-        listeners.push(on("focusin", |s, t, _| push_capped(&mut s.signals.focus, FocusChange { t, focused: true }, MAX_OTHER)));
-        listeners.push(on("focusout", |s, t, _| push_capped(&mut s.signals.focus, FocusChange { t, focused: false }, MAX_OTHER)));
+        listeners.push(on("focusin", |s, t, _| {
+            push_capped(&mut s.signals.focus, FocusChange { t, focused: true }, MAX_OTHER)
+        }));
+        listeners.push(on("focusout", |s, t, _| {
+            push_capped(&mut s.signals.focus, FocusChange { t, focused: false }, MAX_OTHER)
+        }));
         if let Some(doc) = &doc_target {
             let st = state.clone();
             let w = window.clone();
             listeners.push(Listener::observe(doc, "visibilitychange", move |_| {
                 let visible = w.document().is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
-                push_capped(&mut st.borrow_mut().signals.visibility, VisibilityChange { t: now(&w), visible }, MAX_OTHER);
+                push_capped(
+                    &mut st.borrow_mut().signals.visibility,
+                    VisibilityChange { t: now(&w), visible },
+                    MAX_OTHER,
+                );
             }));
         }
         Self { state, window: window.clone(), _listeners: listeners }
@@ -206,10 +216,11 @@ fn environment(w: &Window) -> Environment {
     if let Ok(screen) = w.screen() {
         env.screen = [screen.width().unwrap_or(0).max(0) as u32, screen.height().unwrap_or(0).max(0) as u32];
     }
-    let size = |v: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0) as u32;
+    let size = |v: Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>| {
+        v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0).max(0.0) as u32
+    };
     env.window = [size(w.inner_width()), size(w.inner_height())];
-    env.reduced_motion =
-        w.match_media("(prefers-reduced-motion: reduce)").ok().flatten().is_some_and(|m| m.matches());
+    env.reduced_motion = w.match_media("(prefers-reduced-motion: reduce)").ok().flatten().is_some_and(|m| m.matches());
     // Client hints are not in every browser, nor in web-sys's stable API.
     let hints = get(&nav, "userAgentData");
     if hints.is_object() {

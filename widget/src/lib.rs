@@ -401,7 +401,8 @@ impl Inner {
         // The early token was scored on the first moments; when the person
         // did more since and a solved session is ready, the verdict is made
         // again on everything, at the cost of one round trip.
-        let rescore = fresh && this.prepared.borrow().is_some() && this.collector.activity() > this.activity_at_token.get();
+        let rescore =
+            fresh && this.prepared.borrow().is_some() && this.collector.activity() > this.activity_at_token.get();
         if fresh && !rescore {
             if let Phase::Verified { submitted, .. } = &mut *this.phase.borrow_mut() {
                 *submitted = true;
@@ -421,9 +422,8 @@ impl Inner {
             return;
         }
         e.prevent_default();
-        let submitter = js_sys::Reflect::get(e, &"submitter".into())
-            .ok()
-            .and_then(|s| s.dyn_into::<HtmlElement>().ok());
+        let submitter =
+            js_sys::Reflect::get(e, &"submitter".into()).ok().and_then(|s| s.dyn_into::<HtmlElement>().ok());
         *this.pending_submitter.borrow_mut() = Some(submitter);
         this.hold_submit(true);
         Inner::start(this);
@@ -442,7 +442,8 @@ impl Inner {
         let inner = this.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let mut result = inner.cycle().await;
-            if matches!(&result, Err(ClientError::Api(_))) && result.as_ref().err().is_some_and(ClientError::retryable) {
+            if matches!(&result, Err(ClientError::Api(_))) && result.as_ref().err().is_some_and(ClientError::retryable)
+            {
                 // A session that expired or was used meanwhile: once more.
                 result = inner.cycle().await;
             }

@@ -27,7 +27,13 @@ impl Listener {
         Self::new(target, name, false, false, f)
     }
 
-    fn new(target: &EventTarget, name: &'static str, capture: bool, passive: bool, f: impl FnMut(Event) + 'static) -> Self {
+    fn new(
+        target: &EventTarget,
+        name: &'static str,
+        capture: bool,
+        passive: bool,
+        f: impl FnMut(Event) + 'static,
+    ) -> Self {
         let closure = Closure::<dyn FnMut(Event)>::new(f);
         let opts = AddEventListenerOptions::new();
         opts.set_capture(capture);

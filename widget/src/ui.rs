@@ -4,7 +4,9 @@
 //! the stylesheet is a constructed one, which a strict CSP allows.
 
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, Document, HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, ShadowRoot};
+use web_sys::{
+    CanvasRenderingContext2d, Document, HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, ShadowRoot,
+};
 
 use crate::i18n::Texts;
 
@@ -219,12 +221,8 @@ impl Ui {
 
     /// Draws the check area for a state.
     fn draw(&self, view: View) {
-        let Some(ctx) = self
-            .canvas
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        let Some(ctx) =
+            self.canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
         else {
             return;
         };

@@ -17,8 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    year_month, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord, StoreError,
-    VerdictRecord,
+    year_month, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord, StoreError, VerdictRecord,
 };
 
 /// Most jobs in one transaction.
@@ -193,7 +192,8 @@ impl SqliteStore {
 
     pub(crate) async fn set_api_key_hash(&self, site_key: String, hash: [u8; 32]) -> Result<bool, StoreError> {
         self.call(move |c, _| {
-            c.execute("UPDATE sites SET api_key_hash = ? WHERE site_key = ?", params![&hash[..], site_key]).map(|n| n == 1)
+            c.execute("UPDATE sites SET api_key_hash = ? WHERE site_key = ?", params![&hash[..], site_key])
+                .map(|n| n == 1)
         })
         .await
     }
@@ -212,7 +212,8 @@ impl SqliteStore {
 
     pub(crate) async fn ensure_key(&self, k: KeyRecord) -> Result<Vec<KeyRecord>, StoreError> {
         self.call(move |c, _| {
-            let active: i64 = c.query_row("SELECT count(*) FROM signing_keys WHERE retired_at IS NULL", [], |r| r.get(0))?;
+            let active: i64 =
+                c.query_row("SELECT count(*) FROM signing_keys WHERE retired_at IS NULL", [], |r| r.get(0))?;
             if active == 0 {
                 insert_key(c, &k)?;
             }
@@ -263,8 +264,10 @@ impl SqliteStore {
     pub(crate) async fn record_verdict(&self, v: VerdictRecord, now: u64) -> Result<(), StoreError> {
         self.call(move |c, b| {
             let reasons = serde_json::to_string(&v.reasons).unwrap_or_else(|_| "[]".into());
-            c.prepare_cached("UPDATE sessions SET state = 2, score = ?, reasons = ?, purge_after = max(purge_after, ?) WHERE id = ?")?
-                .execute(params![v.score, reasons, v.purge_after, v.session_id])?;
+            c.prepare_cached(
+                "UPDATE sessions SET state = 2, score = ?, reasons = ?, purge_after = max(purge_after, ?) WHERE id = ?",
+            )?
+            .execute(params![v.score, reasons, v.purge_after, v.session_id])?;
             b.usage.entry((v.site_key, year_month(now))).or_default().scores += 1;
             Ok(())
         })
@@ -274,7 +277,9 @@ impl SqliteStore {
     pub(crate) async fn consume(&self, k: Consumption) -> Result<Consumed, StoreError> {
         self.call(move |c, b| {
             let inserted = c
-                .prepare_cached("INSERT INTO used_tokens(jti, site_key, exp, idem) VALUES(?,?,?,?) ON CONFLICT DO NOTHING")?
+                .prepare_cached(
+                    "INSERT INTO used_tokens(jti, site_key, exp, idem) VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
+                )?
                 .execute(params![k.jti, k.site_key, k.exp, k.idempotency_key])?;
             if inserted == 0 {
                 let idem: Option<String> = c
@@ -283,7 +288,9 @@ impl SqliteStore {
                     .optional()?
                     .flatten();
                 return match (idem, &k.idempotency_key) {
-                    (Some(a), Some(b)) if a == *b => Ok(Consumed::Retry { reasons: session_reasons(c, &k.session_id)? }),
+                    (Some(a), Some(b)) if a == *b => {
+                        Ok(Consumed::Retry { reasons: session_reasons(c, &k.session_id)? })
+                    }
                     _ => Ok(Consumed::Replay),
                 };
             }
@@ -500,8 +507,9 @@ fn insert_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
 }
 
 fn load_keys(c: &Connection) -> rusqlite::Result<Vec<KeyRecord>> {
-    let mut st =
-        c.prepare_cached("SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, rowid DESC")?;
+    let mut st = c.prepare_cached(
+        "SELECT kid, secret, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, rowid DESC",
+    )?;
     let rows = st.query_map([], |r| {
         let secret: Vec<u8> = r.get(1)?;
         Ok(KeyRecord {
@@ -531,8 +539,25 @@ fn flush_usage(c: &Connection, batch: &mut Batch) -> rusqlite::Result<()> {
     for ((site, ym), d) in batch.usage.drain() {
         let h = d.histogram;
         st.execute(params![
-            site, ym, d.inits, d.scores, d.verifications, d.classes[0], d.classes[1], d.classes[2], d.score_sum,
-            h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]
+            site,
+            ym,
+            d.inits,
+            d.scores,
+            d.verifications,
+            d.classes[0],
+            d.classes[1],
+            d.classes[2],
+            d.score_sum,
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            h[4],
+            h[5],
+            h[6],
+            h[7],
+            h[8],
+            h[9]
         ])?;
     }
     Ok(())
@@ -556,11 +581,13 @@ fn run(conn: Connection, jobs: Receiver<Job>) {
             }
         }
         let committed = began.is_ok()
-            && flush_usage(&conn, &mut batch).and_then(|()| conn.execute_batch("COMMIT")).map_err(|e| {
-                tracing::error!(error = %e, "commit failed");
-                let _ = conn.execute_batch("ROLLBACK");
-            })
-            .is_ok();
+            && flush_usage(&conn, &mut batch)
+                .and_then(|()| conn.execute_batch("COMMIT"))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "commit failed");
+                    let _ = conn.execute_batch("ROLLBACK");
+                })
+                .is_ok();
         for reply in replies.drain(..) {
             reply(committed);
         }
