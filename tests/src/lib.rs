@@ -396,7 +396,7 @@ impl Default for Verifier {
 
 impl Verifier {
     /// A stopped verifier with a fresh folder under the system's temporary
-    /// folder, and [`TEST_ENV`]'s settings.
+    /// folder, and `TEST_ENV`'s settings.
     pub fn new() -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode, owned by one thread.
 //!
 //! Every request becomes a job on a bounded queue. The thread takes all jobs
-//! waiting (up to [`BATCH_MAX`]), runs them in one transaction and answers
+//! waiting (up to `BATCH_MAX`), runs them in one transaction and answers
 //! them only after the commit: a group commit. Under load many `/verify`
 //! calls share one commit, which is what keeps single use durable without an
 //! fsync or a lock per token. With `synchronous = normal` a commit survives a
