@@ -72,7 +72,7 @@ enum SiteCommand {
         /// A name for people.
         #[arg(long)]
         name: String,
-        /// An origin allowed to use the site key, e.g. https://example.com (repeatable).
+        /// An origin allowed to use the site key, e.g. `https://example.com` (repeatable).
         #[arg(long = "origin", required = true)]
         origins: Vec<String>,
         /// Scores above this are not valid.
