@@ -184,6 +184,12 @@ pub struct InitRequest {
     /// Customer data, returned to the backend as is: at most 255 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cdata: Option<String>,
+    /// Binds the session to the page that opens it: the lowercase hex
+    /// SHA-256 of a random secret the page keeps. `/score` must then bring
+    /// the secret ([`ScoreRequest::binding_secret`]), so a session id seen
+    /// elsewhere cannot be scored by anyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 /// Answer to `POST /init`.
@@ -217,6 +223,9 @@ pub struct ScoreRequest {
     /// The answer to a step-up challenge, when one was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<StepUpAnswer>,
+    /// The secret whose hash was [`InitRequest::binding`], if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_secret: Option<String>,
 }
 
 /// An answer to a step-up challenge.

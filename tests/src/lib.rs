@@ -564,7 +564,7 @@ impl Verifier {
 
     /// `POST /init` for `site_key` from `origin`, with an optional action.
     pub fn init(&self, site_key: &str, origin: Option<&str>, action: Option<&str>) -> Reply {
-        let body = InitRequest { site_key: site_key.into(), action: action.map(Into::into), cdata: None };
+        let body = InitRequest { site_key: site_key.into(), action: action.map(Into::into), ..Default::default() };
         self.post(routes::INIT).origin(origin).json(&body)
     }
 
@@ -590,9 +590,8 @@ impl Verifier {
         let body = ScoreRequest {
             session_id: session.id().into(),
             pow: nonce.map(|nonce| PowSolution { nonce, elapsed_ms: 40 }),
-            pow_gave_up_ms: None,
             signals: signals.clone(),
-            answer: None,
+            ..Default::default()
         };
         self.post(routes::SCORE).origin(session.origin.as_deref()).json(&body)
     }

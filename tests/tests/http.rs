@@ -12,9 +12,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use oculto_shared::api::{
-    routes, Classification, HealthResponse, InitRequest, ScoreResponse, StatsDistribution, StatsRecent, StatsSummary,
-    VerifyResponse,
+    routes, Classification, HealthResponse, InitRequest, ScoreRequest, ScoreResponse, StatsDistribution, StatsRecent,
+    StatsSummary, VerifyResponse,
 };
+use oculto_shared::pow::PowSolution;
 use oculto_shared::token::{self, Jwks, Verdict};
 use oculto_shared::ErrorKind;
 use oculto_tests::{human_signals, Client, Pow, Reply, Session, Verifier, HUMAN_PAUSE, TEST_DIFFICULTY};
@@ -101,8 +102,12 @@ fn a_person_walks_the_flow_and_the_backend_verifies_the_token_once() {
     let site = v.add_site(ORIGIN_A);
     let v = v.start();
 
-    let req =
-        InitRequest { site_key: site.site_key.clone(), action: Some("signup".into()), cdata: Some("order-42".into()) };
+    let req = InitRequest {
+        site_key: site.site_key.clone(),
+        action: Some("signup".into()),
+        cdata: Some("order-42".into()),
+        binding: None,
+    };
     let session = v.open_with(&req, Some(ORIGIN_A));
     assert!(session.id().starts_with("co_"), "{}", session.id());
     assert_eq!(session.init.challenge.algorithm, "SHA-256");
@@ -258,7 +263,12 @@ fn siteverify_answers_like_turnstile_with_each_error_code() {
     let site = v.add_site(ORIGIN_A);
     let v = v.start();
     let session = v.open_with(
-        &InitRequest { site_key: site.site_key.clone(), action: Some("login".into()), cdata: Some("c-1".into()) },
+        &InitRequest {
+            site_key: site.site_key.clone(),
+            action: Some("login".into()),
+            cdata: Some("c-1".into()),
+            binding: None,
+        },
         Some(ORIGIN_A),
     );
     let mut tokens = v.walk_many(&site.site_key, ORIGIN_A, 1);
@@ -1237,4 +1247,40 @@ fn malformed_requests_get_json_4xx_and_change_nothing() {
     let fresh = v.walk(&site.site_key, ORIGIN_A);
     assert!(v.verify(&fresh, &site.api_key).assert_ok()["valid"].as_bool().expect("valid"));
     v.verify(&fresh, &site.api_key).assert_error(409, "already_verified");
+}
+
+/// A session opened with a binding can only be scored by the page that
+/// holds the secret; a wrong or missing secret does not burn the session.
+#[test]
+fn a_bound_session_is_scored_only_with_its_secret() {
+    let v = Verifier::new();
+    let site = v.add_site(ORIGIN_A);
+    let v = v.start();
+    let secret = "a page's own secret";
+    let binding = hex_sha256(secret);
+    let req = InitRequest { site_key: site.site_key.clone(), binding: Some(binding), ..Default::default() };
+    let session = v.open_with(&req, Some(ORIGIN_A));
+    std::thread::sleep(HUMAN_PAUSE);
+    let score_with = |secret: Option<&str>| {
+        let body = ScoreRequest {
+            session_id: session.id().into(),
+            pow: Some(PowSolution { nonce: session.solve(), elapsed_ms: 40 }),
+            signals: human_signals(),
+            binding_secret: secret.map(Into::into),
+            ..Default::default()
+        };
+        v.post(routes::SCORE).origin(Some(ORIGIN_A)).json(&body)
+    };
+    score_with(None).assert_error(404, "session_not_found");
+    score_with(Some("a guess")).assert_error(404, "session_not_found");
+    let token = score_with(Some(secret)).assert_ok()["verdict"].as_str().expect("a verdict").to_owned();
+    let verdict = v.verify(&token, &site.api_key).assert_ok();
+    assert_eq!(verdict["valid"], true);
+    let bad = InitRequest { site_key: site.site_key.clone(), binding: Some("XYZ".into()), ..Default::default() };
+    v.post(routes::INIT).origin(Some(ORIGIN_A)).json(&bad).assert_error(400, "bad_request");
+}
+
+fn hex_sha256(s: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

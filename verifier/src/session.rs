@@ -6,6 +6,9 @@ use oculto_shared::pow::{PowChallenge, Prefix, ALGORITHM};
 use oculto_shared::token::Verdict;
 use oculto_shared::SESSION_PREFIX;
 
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
 use crate::error::ApiError;
 use crate::score::{self, Evidence, PowOutcome};
 use crate::sites::{hostname_of, normalize_origin, test_keys};
@@ -28,6 +31,10 @@ fn check_fields(req: &InitRequest) -> Result<(), ApiError> {
     }
     if req.cdata.as_ref().is_some_and(|c| c.len() > MAX_CDATA) {
         return Err(ApiError::bad_request("cdata must be at most 255 bytes"));
+    }
+    if req.binding.as_ref().is_some_and(|b| b.len() != 64 || !b.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+    {
+        return Err(ApiError::bad_request("binding must be 64 lowercase hex digits (a SHA-256)"));
     }
     Ok(())
 }
@@ -52,6 +59,15 @@ fn allowed_hostname(state: &State, site_key: &str, origin: Option<&str>) -> Resu
         return Err(origin_refused("this origin is not registered for the site key"));
     }
     Ok(hostname_of(&origin))
+}
+
+/// Whether `secret` is the preimage of the session's binding (always, for a
+/// session opened without one).
+fn binding_matches(binding: Option<&str>, secret: Option<&str>) -> bool {
+    let Some(binding) = binding else { return true };
+    let Some(secret) = secret else { return false };
+    let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+    bool::from(digest.as_bytes().ct_eq(binding.as_bytes()))
 }
 
 /// Opens a session for a page at `origin`.
@@ -88,6 +104,7 @@ pub async fn open(
         action: req.action,
         cdata: req.cdata,
         flooded,
+        binding: req.binding,
     };
     let challenge = PowChallenge { algorithm: ALGORITHM.into(), salt: session.salt.clone(), difficulty };
     let session_id = session.id.clone();
@@ -111,6 +128,11 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
     let hostname = allowed_hostname(state, &peeked.site_key, origin)?;
     if test_keys::site(&peeked.site_key).is_none() && hostname != peeked.hostname {
         return Err(origin_refused("the session was opened from another origin"));
+    }
+    if !binding_matches(peeked.binding.as_deref(), req.binding_secret.as_deref()) {
+        // Answered like an unknown session: whoever lacks the secret learns
+        // nothing about it, and the session stays usable by its page.
+        return Err(ApiError::new(ErrorCode::SessionNotFound, "no such session"));
     }
     let session = state.store.claim_session(&req.session_id, now_ms / 1000).await?.map_err(|e| match e {
         ClaimError::NotFound => ApiError::new(ErrorCode::SessionNotFound, "no such session"),

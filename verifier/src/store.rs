@@ -71,6 +71,8 @@ pub struct SessionRecord {
     pub cdata: Option<String>,
     /// Whether the address was over its soft rate when it opened the session.
     pub flooded: bool,
+    /// Hex SHA-256 of the page's binding secret, if the page gave one.
+    pub binding: Option<String>,
 }
 
 /// Why a session cannot be scored.
@@ -287,6 +289,7 @@ pub(crate) mod tests {
             action: Some("login".into()),
             cdata: None,
             flooded: false,
+            binding: Some("ab".repeat(32)),
         }
     }
 

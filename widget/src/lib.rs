@@ -154,6 +154,8 @@ enum Phase {
 /// A session opened and solved ahead of `/score`.
 struct Prepared {
     init: InitResponse,
+    /// The secret whose hash bound the session to this page.
+    secret: String,
     pow: Option<PowSolution>,
     gave_up_ms: Option<u32>,
 }
@@ -485,6 +487,7 @@ impl Inner {
             pow_gave_up_ms: prepared.gave_up_ms,
             signals: self.collector.snapshot(),
             answer: None,
+            binding_secret: Some(prepared.secret),
         };
         client::post(&self.opts.verifier, routes::SCORE, &req, client::read_score).await
     }
@@ -492,10 +495,15 @@ impl Inner {
     /// Opens a session and solves its proof of work; `visible` shows the
     /// progress.
     async fn prepare(&self, visible: bool) -> Result<Prepared, ClientError> {
+        // A secret only this page knows binds the session to it.
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|_| ClientError::Protocol)?;
+        let secret = hex::encode(bytes);
         let req = InitRequest {
             site_key: self.opts.sitekey.clone(),
             action: self.opts.action.clone(),
             cdata: self.opts.cdata.clone(),
+            binding: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()))),
         };
         let init: InitResponse = client::post(&self.opts.verifier, routes::INIT, &req, client::read_init).await?;
         let expected = 2f64.powi(i32::from(init.challenge.difficulty));
@@ -523,7 +531,7 @@ impl Inner {
             }
             pow::Outcome::OverBudget { elapsed_ms } => (None, Some(elapsed_ms as u32)),
         };
-        Ok(Prepared { init, pow, gave_up_ms })
+        Ok(Prepared { init, secret, pow, gave_up_ms })
     }
 
     fn finish(this: &Rc<Self>, result: Result<ScoreResponse, ClientError>) {

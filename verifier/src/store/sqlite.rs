@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS sessions(
   id TEXT PRIMARY KEY, site_key TEXT NOT NULL, salt TEXT NOT NULL, difficulty INTEGER NOT NULL,
   created_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL, hostname TEXT NOT NULL,
   action TEXT, cdata TEXT, flooded INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,
-  score INTEGER, reasons TEXT, purge_after INTEGER NOT NULL);
+  score INTEGER, reasons TEXT, purge_after INTEGER NOT NULL, binding TEXT);
 CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_after);
 CREATE TABLE IF NOT EXISTS used_tokens(
   jti TEXT PRIMARY KEY, site_key TEXT NOT NULL, exp INTEGER NOT NULL, idem TEXT) WITHOUT ROWID;
@@ -94,7 +94,18 @@ fn connect(path: &str, synchronous_full: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)?;
+    migrate(&conn)?;
     Ok(conn)
+}
+
+/// Brings a database made by an earlier version up to this schema.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_binding: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'binding'", [], |r| r.get(0))?;
+    if has_binding == 0 {
+        conn.execute_batch("ALTER TABLE sessions ADD COLUMN binding TEXT")?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -225,12 +236,12 @@ impl SqliteStore {
     pub(crate) async fn create_session(&self, s: SessionRecord, purge_after: u64) -> Result<(), StoreError> {
         self.call(move |c, b| {
             c.prepare_cached(
-                "INSERT INTO sessions(id, site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, purge_after)
-                 VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sessions(id, site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, purge_after, binding)
+                 VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
             )?
             .execute(params![
                 s.id, s.site_key, s.salt, s.difficulty, s.created_ms, s.expires_at, s.hostname, s.action, s.cdata,
-                s.flooded, purge_after
+                s.flooded, purge_after, s.binding
             ])?;
             b.usage.entry((s.site_key, year_month(s.created_ms / 1000))).or_default().inits += 1;
             Ok(())
@@ -466,7 +477,7 @@ fn average(sum: u64, n: u64) -> f64 {
 /// A session and its state (0 new, 1 being scored, 2 scored).
 fn read_session(c: &Connection, id: &str) -> rusqlite::Result<Option<(SessionRecord, i64)>> {
     c.prepare_cached(
-        "SELECT site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, state
+        "SELECT site_key, salt, difficulty, created_ms, expires_at, hostname, action, cdata, flooded, state, binding
          FROM sessions WHERE id = ?",
     )?
     .query_row([id], |r| {
@@ -482,6 +493,7 @@ fn read_session(c: &Connection, id: &str) -> rusqlite::Result<Option<(SessionRec
                 action: r.get(6)?,
                 cdata: r.get(7)?,
                 flooded: r.get(8)?,
+                binding: r.get(10)?,
             },
             r.get(9)?,
         ))
