@@ -96,20 +96,16 @@ pub async fn post<Q: Serialize, A>(
     let _ = js_sys::Reflect::set(&headers, &"content-type".into(), &"text/plain".into());
     init.set_headers(&headers);
     let abort = AbortController::new().ok();
-    let mut timer = None;
-    if let Some(a) = &abort {
+    // Cleared when this function returns, whichever way.
+    let _timer = abort.as_ref().and_then(|a| {
         init.set_signal(Some(&a.signal()));
         let a = a.clone();
-        let cb = wasm_bindgen::closure::Closure::once_into_js(move || a.abort());
-        timer = window.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), TIMEOUT_MS).ok();
-    }
+        crate::timer::Timeout::new(TIMEOUT_MS, move || a.abort())
+    });
     let mut url = String::with_capacity(base.len() + path.len());
     url.push_str(base.trim_end_matches('/'));
     url.push_str(path);
     let res = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await;
-    if let Some(t) = timer {
-        window.clear_timeout_with_handle(t);
-    }
     let res: Response = res.map_err(|_| ClientError::Network)?.dyn_into().map_err(|_| ClientError::Protocol)?;
     let json: JsValue = match res.json() {
         Ok(p) => JsFuture::from(p).await.map_err(|_| ClientError::Protocol)?,
