@@ -37,9 +37,13 @@ CREATE TABLE IF NOT EXISTS sessions(
   action TEXT, cdata TEXT, flooded INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,
   score INTEGER, reasons TEXT, purge_after INTEGER NOT NULL, binding TEXT);
 CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_after);
-CREATE TABLE IF NOT EXISTS used_tokens(
-  jti TEXT PRIMARY KEY, site_key TEXT NOT NULL, exp INTEGER NOT NULL, idem TEXT) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS used_tokens_exp ON used_tokens(exp);
+-- Keyed by expiry first: tokens come back in about the order they were
+-- made, so new ids land on the last pages of the tree and a group commit
+-- writes a few pages, not one random page per token. A jti has one exp (both
+-- are signed claims), so (exp, jti) is as unique as jti.
+CREATE TABLE IF NOT EXISTS spent_tokens(
+  exp INTEGER NOT NULL, jti TEXT NOT NULL, site_key TEXT NOT NULL, idem TEXT,
+  PRIMARY KEY(exp, jti)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS verifications(
   id INTEGER PRIMARY KEY, site_key TEXT NOT NULL, verified_at INTEGER NOT NULL,
   session_id TEXT NOT NULL, score INTEGER NOT NULL, cls TEXT NOT NULL, hostname TEXT NOT NULL,
@@ -104,6 +108,20 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.query_row("SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'binding'", [], |r| r.get(0))?;
     if has_binding == 0 {
         conn.execute_batch("ALTER TABLE sessions ADD COLUMN binding TEXT")?;
+    }
+    // Token ids were keyed by jti alone in `used_tokens`: move them, so that
+    // they stay spent.
+    let has_used_tokens: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'used_tokens'", [], |r| {
+            r.get(0)
+        })?;
+    if has_used_tokens > 0 {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT OR IGNORE INTO spent_tokens(exp, jti, site_key, idem) SELECT exp, jti, site_key, idem FROM used_tokens;
+             DROP TABLE used_tokens;
+             COMMIT;",
+        )?;
     }
     Ok(())
 }
@@ -289,13 +307,13 @@ impl SqliteStore {
         self.call(move |c, b| {
             let inserted = c
                 .prepare_cached(
-                    "INSERT INTO used_tokens(jti, site_key, exp, idem) VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO spent_tokens(exp, jti, site_key, idem) VALUES(?,?,?,?) ON CONFLICT DO NOTHING",
                 )?
-                .execute(params![k.jti, k.site_key, k.exp, k.idempotency_key])?;
+                .execute(params![k.exp, k.jti, k.site_key, k.idempotency_key])?;
             if inserted == 0 {
                 let idem: Option<String> = c
-                    .prepare_cached("SELECT idem FROM used_tokens WHERE jti = ?")?
-                    .query_row([&k.jti], |r| r.get(0))
+                    .prepare_cached("SELECT idem FROM spent_tokens WHERE exp = ? AND jti = ?")?
+                    .query_row(params![k.exp, k.jti], |r| r.get(0))
                     .optional()?
                     .flatten();
                 return match (idem, &k.idempotency_key) {
@@ -426,7 +444,7 @@ impl SqliteStore {
 
     pub(crate) async fn purge(&self, now: u64, recent_keep: u32) -> Result<u64, StoreError> {
         self.call(move |c, _| {
-            let mut n = c.execute("DELETE FROM used_tokens WHERE exp < ?", [now.saturating_sub(60)])?;
+            let mut n = c.execute("DELETE FROM spent_tokens WHERE exp < ?", [now.saturating_sub(60)])?;
             n += c.execute("DELETE FROM sessions WHERE purge_after < ?", [now])?;
             n += c.execute(
                 "DELETE FROM verifications WHERE id IN (
@@ -618,5 +636,39 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let store = Store::open(&format!("sqlite://{}", path.display()), false).unwrap();
         super::super::tests::store_works(&store).await;
+    }
+
+    /// Token ids spent before `spent_tokens` existed stay spent (issue 2 moved
+    /// them there).
+    #[tokio::test]
+    async fn old_spent_tokens_stay_spent() {
+        use super::super::{Consumed, Consumption};
+        use oculto_shared::api::Classification;
+
+        let dir = std::env::temp_dir().join(format!("oculto-store-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE used_tokens(jti TEXT PRIMARY KEY, site_key TEXT NOT NULL, exp INTEGER NOT NULL, idem TEXT) WITHOUT ROWID;
+             INSERT INTO used_tokens VALUES('j_old', 'site_a', 1790000300, NULL);",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&format!("sqlite://{}", path.display()), false).unwrap();
+        let c = Consumption {
+            jti: "j_old".into(),
+            site_key: "site_a".into(),
+            exp: 1_790_000_300,
+            idempotency_key: None,
+            session_id: "co_1".into(),
+            score: 10,
+            classification: Classification::Human,
+            hostname: "example.com".into(),
+            action: None,
+            now: 1_790_000_000,
+        };
+        assert_eq!(store.consume(c).await.unwrap(), Consumed::Replay);
     }
 }
