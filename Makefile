@@ -6,7 +6,7 @@ ADDR ?= 127.0.0.1:8787
 DEMO_DB ?= .oculto/demo.db
 WASM_TARGET_DIR := target/wasm
 
-.PHONY: demo build widget test lint unit wasm doc bench clean
+.PHONY: demo build widget test lint unit e2e wasm doc bench clean
 
 ## demo: build and start the verifier with the demo site on http://$(ADDR)/
 demo: build widget
@@ -23,8 +23,8 @@ build:
 widget:
 	scripts/build-widget.sh
 
-## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs
-test: lint widget doc unit
+## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs, browser
+test: lint widget doc unit e2e
 	@echo "make test: all passed"
 
 lint:
@@ -35,6 +35,12 @@ lint:
 unit:
 	cargo build -p oculto-verifier --bin oculto
 	cargo test --workspace
+
+## e2e: the browser tests: Chromium drives the built widget against real verifiers
+e2e: widget
+	@scripts/deps.sh browser
+	cargo build -p oculto-verifier --bin oculto
+	OCULTO_BIN=target/debug/oculto node --test tests/e2e/
 
 ## wasm: check that the shared types and the widget build for wasm32-unknown-unknown
 wasm:

@@ -1,0 +1,76 @@
+// Case 3: plain headless automation (navigator.webdriver is true) fills and
+// submits a form by script, with no mouse, key or focus event at all. The
+// bot must see success (phantom success: the widget says "Verified" and the
+// form carries a token); only the backend learns, from /verify, that it was
+// a bot.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import {
+  SiteServer,
+  Verifier,
+  launch,
+  open,
+  problems,
+  record,
+  requireWidget,
+  waitForEvent,
+  widgetRendered,
+  widgetState,
+} from '../harness.mjs';
+
+let verifier;
+let browser;
+let site;
+let keys;
+
+before(async () => {
+  requireWidget();
+  verifier = await Verifier.start();
+  site = await SiteServer.start(import.meta.dirname);
+  keys = await verifier.addSite(site.origin);
+  site.vars = { VERIFIER: verifier.url, SITE_KEY: keys.site_key };
+  browser = await launch({ human: false });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await verifier?.close();
+});
+
+test('a headless script gets phantom success and /verify classifies it bot', async (t) => {
+  const page = await open(browser);
+  await page.goto(`${site.origin}/`);
+  await widgetRendered(page);
+  assert.equal(await page.evaluate(() => navigator.webdriver), true);
+
+  await page.evaluate(() => {
+    const form = document.querySelector('form');
+    form.elements.name.value = 'Bot McBotface';
+    form.elements.email.value = 'bot@ex.org';
+    form.requestSubmit();
+  });
+  await page.frameLocator('iframe[name=result]').locator('#received').waitFor();
+  const [sent] = await page.evaluate(() => window.submitted);
+  assert.equal(sent.label, 'Verified', 'the widget showed success when the form left');
+  assert.match(sent.field, /^ey[\w-]+\.[\w-]+\.[\w-]+$/, 'the form carried a token');
+  assert.equal(site.posts.length, 1);
+  assert.equal(site.posts[0].form._co_verdict, sent.field);
+  assert.equal((await record(page)).firstInteraction, null, 'no trusted input at all');
+
+  // The submitted token is spent: the page keeps the widget, which renews it.
+  const events = await waitForEvent(page, 'oculto:verified', 2);
+  assert.notEqual(events[1].detail, sent.field, 'a new token replaced the spent one');
+  assert.equal((await widgetState(page)).field, events[1].detail);
+  assert.equal((await record(page)).events.filter((e) => e.type === 'oculto:error').length, 0, 'no error shown');
+
+  const v = await verifier.verify(sent.field, keys.api_key);
+  t.diagnostic(`/verify: valid ${v.body.valid}, score ${v.body.score}, ${v.body.classification}, reasons [${v.body.reasons}]`);
+  assert.equal(v.status, 200);
+  assert.equal(v.body.classification, 'bot');
+  assert.equal(v.body.valid, false);
+  assert.ok(v.body.reasons.includes('webdriver'), 'reason webdriver');
+  assert.ok(v.body.reasons.includes('no_interaction'), 'reason no_interaction');
+  assert.deepEqual(problems(page), []);
+});

@@ -1,0 +1,3 @@
+// The page's error-callback: it records the widget's error codes.
+window.ocultoErrors = [];
+window.onOcultoError = (code) => window.ocultoErrors.push(code);
