@@ -33,6 +33,8 @@ pub struct Evidence<'a> {
     pub pow: PowOutcome,
     /// Milliseconds between `/init` and `/score`, measured by the verifier.
     pub server_elapsed_ms: u64,
+    /// The proof of work's difficulty, in bits.
+    pub difficulty: u8,
     /// Whether the client's address was opening sessions faster than a
     /// person would.
     pub flooded: bool,
@@ -58,7 +60,8 @@ pub enum Reason {
     /// Times that cannot happen: events after the payload was built, a
     /// session longer on the client than on the server, time going backwards.
     ImpossibleTiming,
-    /// From session to submit faster than a person fills a form.
+    /// Faster than a person: a page submitted within a second of loading,
+    /// or a proof of work solved faster than a browser can.
     TooFast,
     /// Events made by script (`isTrusted == false`).
     UntrustedEvents,
@@ -116,8 +119,13 @@ impl Score {
     }
 }
 
-/// Below this, from `/init` to `/score`, nobody has read and filled a form.
-const TOO_FAST_MS: u64 = 700;
+/// Below this page age at `/score`, nobody has read and filled a form. The
+/// page claims it; claims that contradict the verifier's own clock are
+/// `impossible_timing`.
+const TOO_FAST_PAGE_MS: f64 = 1_000.0;
+/// Hashes per millisecond beyond what a browser's wasm does (about 10 000 on
+/// a fast desktop core): a native or GPU solver.
+const TOO_FAST_HASHES_PER_MS: f64 = 50_000.0;
 /// Clock slack between the page and the verifier, for the client's claims.
 const CLOCK_SLACK_MS: f64 = 5_000.0;
 
@@ -142,7 +150,16 @@ pub fn score(e: &Evidence<'_>) -> Score {
     if impossible_timing(s, e.server_elapsed_ms) {
         reasons.push(Reason::ImpossibleTiming);
     }
-    if e.server_elapsed_ms < TOO_FAST_MS {
+    // The widget opens a session at the first interaction and scores it
+    // when the work is done, or opens it early and scores at submit: the
+    // gap between /init and /score says nothing of how a form was filled.
+    // What cannot be a person is a page submitted as it loads, or work
+    // done faster than a browser can (when the work was asked for at all).
+    let expected_hashes = 2f64.powi(i32::from(e.difficulty));
+    let native_speed = e.pow == PowOutcome::Solved
+        && e.difficulty >= 12
+        && expected_hashes / (e.server_elapsed_ms.max(1) as f64) > TOO_FAST_HASHES_PER_MS;
+    if s.elapsed_ms < TOO_FAST_PAGE_MS || native_speed {
         reasons.push(Reason::TooFast);
     }
     if s.untrusted_events > 0 {
@@ -173,10 +190,10 @@ fn impossible_timing(s: &Signals, server_elapsed_ms: u64) -> bool {
         || s.keys.windows(2).any(|w| w[1].t < w[0].t)
         || s.touch.windows(2).any(|w| w[1].t < w[0].t);
     let first_after_end = s.first_interaction_ms.is_some_and(|f| f > limit);
-    // A session that reports interaction but whose whole life on the page is
-    // shorter than the server saw between init and score.
-    let shorter_than_server =
-        s.has_interaction() && s.elapsed_ms + CLOCK_SLACK_MS < server_elapsed_ms as f64 && s.elapsed_ms < 1_000.0;
+    // A page opens its session during its own life, so the page's age at
+    // /score cannot be shorter than what the verifier saw since /init (a
+    // client claiming a young page to look quick, or replaying a payload).
+    let shorter_than_server = s.elapsed_ms + CLOCK_SLACK_MS < server_elapsed_ms as f64;
     after_end || backwards || first_after_end || shorter_than_server
 }
 
@@ -198,7 +215,7 @@ mod tests {
     }
 
     fn evidence(s: &Signals) -> Evidence<'_> {
-        Evidence { signals: s, pow: PowOutcome::Solved, server_elapsed_ms: 7_500, flooded: false }
+        Evidence { signals: s, pow: PowOutcome::Solved, server_elapsed_ms: 7_500, difficulty: 18, flooded: false }
     }
 
     #[test]
@@ -221,7 +238,8 @@ mod tests {
     fn a_headless_script_scores_bot_with_reasons() {
         let mut s = Signals { elapsed_ms: 50.0, ..Default::default() };
         s.env.webdriver = true;
-        let e = Evidence { signals: &s, pow: PowOutcome::Missing, server_elapsed_ms: 40, flooded: true };
+        let e =
+            Evidence { signals: &s, pow: PowOutcome::Missing, server_elapsed_ms: 40, difficulty: 18, flooded: true };
         let sc = score(&e);
         assert_eq!(sc.value, 100);
         assert_eq!(sc.reasons[0], Reason::Webdriver);
@@ -238,6 +256,23 @@ mod tests {
         let mut s = person();
         s.pointer.swap(3, 10);
         assert!(score(&evidence(&s)).codes().contains(&"impossible_timing".to_string()));
+    }
+
+    #[test]
+    fn a_widget_token_made_right_after_the_first_interaction_is_not_too_fast() {
+        // The widget solves ~200 ms after the first interaction, 3 s into the page.
+        let s = Signals { elapsed_ms: 3_000.0, ..person() };
+        let e = Evidence { server_elapsed_ms: 200, ..evidence(&s) };
+        assert!(!score(&e).codes().contains(&"too_fast".to_string()));
+    }
+
+    #[test]
+    fn a_native_speed_solver_or_an_instant_submit_is_too_fast() {
+        let s = person();
+        let e = Evidence { server_elapsed_ms: 2, ..evidence(&s) };
+        assert!(score(&e).codes().contains(&"too_fast".to_string()));
+        let s = Signals { elapsed_ms: 400.0, ..person() };
+        assert!(score(&evidence(&s)).codes().contains(&"too_fast".to_string()));
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
         signals: &req.signals,
         pow,
         server_elapsed_ms: now_ms.saturating_sub(session.created_ms),
+        difficulty: session.difficulty,
         flooded: session.flooded,
     };
     let mut result = score::score(&evidence);

@@ -257,12 +257,16 @@ impl Widget {
 
     /// Gets a token: the current one if fresh and unused, else a new one.
     /// Resolves with the token, rejects with an error code.
+    /// A single-page app calls it in its submit handler: when the person did
+    /// more since the current token, a new verdict is made on everything.
     pub fn execute(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
         js_sys::Promise::new(&mut |resolve, reject| {
             if let Phase::Verified { token, submitted: false } = &*inner.phase.borrow() {
-                let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(token));
-                return;
+                if !inner.should_rescore() {
+                    let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str(token));
+                    return;
+                }
             }
             inner.waiters.borrow_mut().push((resolve, reject));
             Inner::start(&inner);
@@ -380,16 +384,24 @@ impl Inner {
             for target in [ui.check().as_ref(), ui.retry().as_ref()] {
                 let weak = weak.clone();
                 ls.push(Listener::intercept(target, "click", move |_| {
-                    if let Some(inner) = weak.upgrade() {
+                    let Some(inner) = weak.upgrade() else { return };
+                    // The checkbox stays focusable while busy (aria-disabled),
+                    // so clicks then are ignored here.
+                    let idle = matches!(&*inner.phase.borrow(), Phase::Idle | Phase::Expired | Phase::Failed(_));
+                    if idle {
                         Inner::start(&inner);
                     }
                 }));
             }
         }
         if let Some(form) = &this.form {
+            // On the window, bubbling: it runs after the page's own submit
+            // handlers, so it knows whether the page took the submit over.
             let weak = weak.clone();
-            ls.push(Listener::intercept(form.as_ref(), "submit", move |e: web_sys::Event| {
-                if let Some(inner) = weak.upgrade() {
+            let form = form.clone();
+            ls.push(Listener::intercept(window.as_ref(), "submit", move |e: web_sys::Event| {
+                let ours = e.target().is_some_and(|t| t == *form.unchecked_ref::<web_sys::EventTarget>());
+                if let (true, Some(inner)) = (ours, weak.upgrade()) {
                     Inner::on_submit(&inner, &e);
                 }
             }));
@@ -398,13 +410,27 @@ impl Inner {
     }
 
     /// A submit goes through with a fresh, unused token, or waits for one.
+    /// Whether the current token was made before most of what the person
+    /// did, with a solved session ready to score everything.
+    fn should_rescore(&self) -> bool {
+        self.prepared.borrow().is_some() && self.collector.activity() > self.activity_at_token.get()
+    }
+
     fn on_submit(this: &Rc<Self>, e: &web_sys::Event) {
         let fresh = matches!(&*this.phase.borrow(), Phase::Verified { submitted: false, .. });
+        // A page that took the submit over (a single-page app posting with
+        // fetch) has read the field already: never submit again behind its
+        // back. It can `await execute()` for a verdict on everything.
+        let page_handles_it = e.default_prevented();
+        if page_handles_it && !fresh {
+            // The page sent what it had; make a token for its next try.
+            Inner::start(this);
+            return;
+        }
         // The early token was scored on the first moments; when the person
         // did more since and a solved session is ready, the verdict is made
         // again on everything, at the cost of one round trip.
-        let rescore =
-            fresh && this.prepared.borrow().is_some() && this.collector.activity() > this.activity_at_token.get();
+        let rescore = fresh && !page_handles_it && this.should_rescore();
         if fresh && !rescore {
             if let Phase::Verified { submitted, .. } = &mut *this.phase.borrow_mut() {
                 *submitted = true;

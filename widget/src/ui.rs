@@ -17,6 +17,7 @@ const CSS: &str = "
 .box.dark{background:#202124;color:#ececec;border-color:#9a9a9a}
 @media (prefers-color-scheme:dark){.box.auto{background:#202124;color:#ececec;border-color:#9a9a9a}}
 .box.compact{width:164px;flex-wrap:wrap}
+.check[aria-disabled=true]{cursor:default}
 .check{flex:none;width:32px;height:32px;padding:0;margin:0;border:0;border-radius:4px;background:transparent;cursor:pointer}
 .check:focus-visible,button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
 .dark .check:focus-visible,.dark button:focus-visible,.dark input:focus-visible,.dark a:focus-visible{outline-color:#8ab4f8}
@@ -213,7 +214,10 @@ impl Ui {
         // When the label already says it, the status is for screen readers only.
         let _ = self.status.class_list().toggle_with_force("sr", status == label);
         let _ = self.check.set_attribute("aria-checked", checked);
-        self.check.set_disabled(matches!(view, View::Verifying(_) | View::Verified));
+        // aria-disabled, not disabled: a disabled button would drop the
+        // keyboard focus to the page's body.
+        let busy = matches!(view, View::Verifying(_) | View::Verified);
+        let _ = self.check.set_attribute("aria-disabled", if busy { "true" } else { "false" });
         self.retry.set_hidden(!matches!(view, View::Error(_)));
         self.step_up.area.set_hidden(view != View::StepUp);
         self.draw(view);

@@ -166,7 +166,6 @@ test('keyboard only, default execution: Tab starts it, Tab and Enter submit with
 
 test(
   'keyboard focus stays on the checkbox once it is verified',
-  { todo: 'the checkbox is disabled when verified, so the focus falls back to <body>' },
   async () => {
     const page = await open(browser);
     await page.goto(`${site.origin}/?execution=execute`);

@@ -1,13 +1,13 @@
 // What the page sees when its form really leaves (the widget holds the first
 // submit until it has a token, then submits again): the widget's label and
-// the hidden field at that moment. Registered on window, so it runs after
-// the widget's own listener on the form.
+// the hidden field at that moment. `formdata` fires only when a submission
+// builds its entry list, that is, when the form really goes.
 window.submitted = [];
-window.addEventListener('submit', (e) => {
-  if (e.defaultPrevented) return;
-  const host = e.target.querySelector('.oculto');
+document.addEventListener('formdata', (e) => {
+  const form = e.target;
+  const host = form.querySelector('.oculto');
   window.submitted.push({
     label: host.shadowRoot.querySelector('.label').textContent,
-    field: e.target.querySelector('input[name="_co_verdict"]').value,
+    field: form.querySelector('input[name="_co_verdict"]').value,
   });
-});
+}, true);
