@@ -16,12 +16,14 @@ end
 function init(args)
   local prefix, api_key = args[1], args[2]
   used_out = args[3]
-  tokens = {}
+  -- Every request is built before the run: request() only hands them out,
+  -- so that wrk spends as little of the two cores as it can.
+  local headers = { ["Content-Type"] = "application/json" }
+  local body_head = '{"api_key":"' .. api_key .. '","token":"'
+  requests = {}
   for line in io.lines(prefix .. "." .. id) do
-    tokens[#tokens + 1] = line
+    requests[#requests + 1] = wrk.format("POST", "/verify", headers, body_head .. line .. '"}')
   end
-  headers = { ["Content-Type"] = "application/json" }
-  body_head = '{"api_key":"' .. api_key .. '","token":"'
   -- What a thread sends once it has no token left: counted apart, never a
   -- second use of a token.
   spare = wrk.format("GET", "/health")
@@ -36,9 +38,9 @@ function request()
     probe = false
     return spare
   end
-  if sent < #tokens then
+  if sent < #requests then
     sent = sent + 1
-    return wrk.format("POST", "/verify", headers, body_head .. tokens[sent] .. '"}')
+    return requests[sent]
   end
   ran_out = ran_out + 1
   wrk.thread:stop()

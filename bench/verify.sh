@@ -22,6 +22,7 @@
 #   BENCH_SAMPLE       tokens re-verified after the kill (default 200)
 #   BENCH_WORKERS      verifier HTTP workers (default 0: one per core)
 #   BENCH_KEEP         1 keeps the temporary folder (logs, databases, tokens)
+#   BENCH_BIN          an `oculto` binary to measure instead of building one
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,9 +49,13 @@ need() {
 need wrk wrk
 need curl curl
 
-say "building oculto (release)"
-cargo build --release --quiet -p oculto-verifier --manifest-path "$ROOT/Cargo.toml"
-OCULTO="$ROOT/target/release/oculto"
+if [[ -n ${BENCH_BIN:-} ]]; then
+  OCULTO=$(realpath "$BENCH_BIN")
+else
+  say "building oculto (release)"
+  cargo build --release --quiet -p oculto-verifier --manifest-path "$ROOT/Cargo.toml"
+  OCULTO="$ROOT/target/release/oculto"
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oculto-bench.XXXXXX")
 SERVER_PID=
