@@ -158,7 +158,18 @@ impl Config {
         Ok(cfg)
     }
 
+    /// How to open the store.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            synchronous_full: self.sqlite.synchronous == "full",
+            recent_keep: self.recent_keep,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
+        if !(1..=100_000).contains(&self.recent_keep) {
+            return Err("recent_keep must be between 1 and 100000".into());
+        }
         if !(self.store.starts_with("sqlite://") || self.store.starts_with("redis://")) {
             return Err(format!("store: expected sqlite://PATH or redis://HOST:PORT, got {:?}", self.store));
         }

@@ -65,7 +65,7 @@ impl State {
     /// Opens the store and loads keys and sites (creating the first signing
     /// key on first start).
     pub async fn new(config: Config) -> Result<Self, StoreError> {
-        let store = Store::open(&config.store, config.sqlite.synchronous == "full")?;
+        let store = Store::open(&config.store, config.store_options())?;
         let keys = KeyRing::load(&store, config.token_ttl_secs, clock::now_secs()).await?;
         let sites = SiteCache::default();
         sites.refresh(&store).await?;
@@ -91,7 +91,7 @@ async fn housekeeping(state: web::Data<State>) {
         }
         if n % 60 == 0 {
             state.limits.forget_idle();
-            match state.store.purge(clock::now_secs(), state.config.recent_keep).await {
+            match state.store.purge(clock::now_secs()).await {
                 Ok(k) if k > 0 => tracing::debug!(rows = k, "purged expired rows"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purge failed"),

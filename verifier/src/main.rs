@@ -161,7 +161,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn open(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.store, config.sqlite.synchronous == "full").with_context(|| format!("opening {}", config.store))
+    Store::open(&config.store, config.store_options()).with_context(|| format!("opening {}", config.store))
 }
 
 async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {

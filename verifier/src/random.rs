@@ -16,6 +16,16 @@ pub fn id(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes::<16>()))
 }
 
+/// An id behind `prefix` that sorts by creation time: 48 bits of
+/// milliseconds, then 80 random bits. Ids made together land on the same
+/// pages of the store's indexes instead of one random page each; 80 bits
+/// still make them unguessable.
+pub fn ordered_id(prefix: &str) -> String {
+    let mut b = bytes::<16>();
+    b[..6].copy_from_slice(&crate::clock::now_ms().to_be_bytes()[2..]);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b))
+}
+
 /// A secret of 256 random bits, base64url, behind `prefix`.
 pub fn secret(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes::<32>()))

@@ -94,7 +94,7 @@ pub async fn open(
     let created_ms = clock::now_ms();
     let expires_at = created_ms / 1000 + state.config.session_ttl_secs;
     let session = SessionRecord {
-        id: random::id(SESSION_PREFIX),
+        id: random::ordered_id(SESSION_PREFIX),
         site_key: site_key.to_owned(),
         salt: random::hex128(),
         difficulty,
@@ -163,7 +163,7 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
     let claims = Verdict {
         iss: state.config.issuer.clone(),
         sub: session.site_key.clone(),
-        jti: random::id(""),
+        jti: random::ordered_id(""),
         sid: session.id.clone(),
         iat: now,
         exp,

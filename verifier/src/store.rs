@@ -152,6 +152,21 @@ pub enum Counter {
     Score,
 }
 
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite: fsync every commit (survives a power loss), not only WAL.
+    pub synchronous_full: bool,
+    /// How many recent verifications each site keeps for `/stats`.
+    pub recent_keep: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { synchronous_full: false, recent_keep: 1000 }
+    }
+}
+
 /// The store, one variant per backend.
 pub enum Store {
     /// Embedded SQLite, the default.
@@ -168,9 +183,9 @@ macro_rules! each {
 
 impl Store {
     /// Opens the store named by a URL: `sqlite://PATH` (created if missing).
-    pub fn open(url: &str, synchronous_full: bool) -> Result<Self, StoreError> {
+    pub fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite://") {
-            return Ok(Self::Sqlite(sqlite::SqliteStore::open(path, synchronous_full)?));
+            return Ok(Self::Sqlite(sqlite::SqliteStore::open(path, options)?));
         }
         if url.starts_with("redis://") {
             return Err(StoreError::Unavailable(
@@ -261,9 +276,9 @@ impl Store {
         each!(self, s => s.distribution(site_key.to_owned(), month.to_owned()).await)
     }
 
-    /// Deletes expired sessions and token ids, and old recent entries.
-    pub async fn purge(&self, now: u64, recent_keep: u32) -> Result<u64, StoreError> {
-        each!(self, s => s.purge(now, recent_keep).await)
+    /// Deletes expired sessions and token ids.
+    pub async fn purge(&self, now: u64) -> Result<u64, StoreError> {
+        each!(self, s => s.purge(now).await)
     }
 }
 
@@ -383,11 +398,19 @@ pub(crate) mod tests {
         assert_eq!(d.histogram[9], 1);
         assert_eq!(store.distribution("site_a", "1999-01").await.unwrap().distribution.total, 0);
 
+        // The recent list is a ring of `recent_keep` (2 here): a third
+        // verification replaces the oldest.
+        let mut third = consumption("j3", "site_a", now, None);
+        third.score = 40;
+        third.classification = Classification::Suspicious;
+        assert!(matches!(store.consume(third).await.unwrap(), Consumed::First { .. }));
+        let scores: Vec<u8> = store.recent("site_a", 10).await.unwrap().iter().map(|r| r.score).collect();
+        assert_eq!(scores, vec![40, 95], "newest first, the oldest replaced");
+
         // Purging after expiry forgets the token id; before, never.
-        store.purge(now + 10, 1).await.unwrap();
+        store.purge(now + 10).await.unwrap();
         assert_eq!(store.consume(consumption("j1", "site_a", now, None)).await.unwrap(), Consumed::Replay);
-        assert_eq!(store.recent("site_a", 10).await.unwrap().len(), 1, "recent trimmed to recent_keep");
-        store.purge(now + 10_000, 1000).await.unwrap();
+        store.purge(now + 10_000).await.unwrap();
         assert_eq!(store.claim_session("co_1", now).await.unwrap(), Err(ClaimError::NotFound));
     }
 }

@@ -44,11 +44,14 @@ CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_after);
 CREATE TABLE IF NOT EXISTS spent_tokens(
   exp INTEGER NOT NULL, jti TEXT NOT NULL, site_key TEXT NOT NULL, idem TEXT,
   PRIMARY KEY(exp, jti)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS verifications(
-  id INTEGER PRIMARY KEY, site_key TEXT NOT NULL, verified_at INTEGER NOT NULL,
+-- The last `recent_keep` verifications of each site, as a ring: entry `seq`
+-- goes to slot `seq % recent_keep`, replacing the oldest. It never needs
+-- trimming, so no mass delete ever stalls the store.
+CREATE TABLE IF NOT EXISTS recent(
+  site_key TEXT NOT NULL, slot INTEGER NOT NULL, seq INTEGER NOT NULL, verified_at INTEGER NOT NULL,
   session_id TEXT NOT NULL, score INTEGER NOT NULL, cls TEXT NOT NULL, hostname TEXT NOT NULL,
-  action TEXT, reasons TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS verifications_site ON verifications(site_key, id);
+  action TEXT, reasons TEXT NOT NULL,
+  PRIMARY KEY(site_key, slot)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS usage(
   site_key TEXT NOT NULL, ym TEXT NOT NULL,
   inits INTEGER NOT NULL DEFAULT 0, scores INTEGER NOT NULL DEFAULT 0,
@@ -65,10 +68,26 @@ CREATE TABLE IF NOT EXISTS usage(
 type Reply = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&Connection, &mut Batch) -> Reply + Send>;
 
-/// What a batch adds up before its commit.
-#[derive(Default)]
+/// What the store thread keeps between jobs: the counters a batch adds up
+/// before its commit, and each site's next place in its `recent` ring.
 struct Batch {
     usage: HashMap<(String, String), UsageDelta>,
+    next_seq: HashMap<String, u64>,
+    recent_keep: u64,
+}
+
+impl Batch {
+    /// The next sequence number of a site's `recent` ring.
+    fn next_seq(&mut self, c: &Connection, site_key: &str) -> rusqlite::Result<u64> {
+        let seq = match self.next_seq.get(site_key) {
+            Some(&s) => s,
+            None => c
+                .prepare_cached("SELECT coalesce(max(seq) + 1, 0) FROM recent WHERE site_key = ?")?
+                .query_row([site_key], |r| r.get(0))?,
+        };
+        self.next_seq.insert(site_key.to_owned(), seq + 1);
+        Ok(seq)
+    }
 }
 
 #[derive(Default)]
@@ -115,6 +134,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'used_tokens'", [], |r| {
             r.get(0)
         })?;
+    // Recent verifications were a growing table trimmed every minute.
+    conn.execute_batch("DROP TABLE IF EXISTS verifications")?;
     if has_used_tokens > 0 {
         conn.execute_batch(
             "BEGIN IMMEDIATE;
@@ -145,7 +166,9 @@ fn restrict_permissions(_path: &str) {}
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and starts its
     /// thread.
-    pub fn open(path: &str, synchronous_full: bool) -> Result<Self, StoreError> {
+    pub fn open(path: &str, options: super::StoreOptions) -> Result<Self, StoreError> {
+        let synchronous_full = options.synchronous_full;
+        let recent_keep = u64::from(options.recent_keep.max(1));
         if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(unavailable)?;
         }
@@ -154,7 +177,7 @@ impl SqliteStore {
         let (tx, rx) = sync_channel::<Job>(QUEUE_MAX);
         let thread = std::thread::Builder::new()
             .name("oculto-sqlite".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, recent_keep))
             .map_err(unavailable)?;
         Ok(Self { jobs: Some(tx), thread: Some(thread) })
     }
@@ -324,12 +347,15 @@ impl SqliteStore {
                 };
             }
             let reasons = session_reasons(c, &k.session_id)?;
+            let seq = b.next_seq(c, &k.site_key)?;
             c.prepare_cached(
-                "INSERT INTO verifications(site_key, verified_at, session_id, score, cls, hostname, action, reasons)
-                 VALUES(?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO recent(site_key, slot, seq, verified_at, session_id, score, cls, hostname, action, reasons)
+                 VALUES(?,?,?,?,?,?,?,?,?,?)",
             )?
             .execute(params![
                 k.site_key,
+                seq % b.recent_keep,
+                seq,
                 k.now,
                 k.session_id,
                 k.score,
@@ -390,8 +416,8 @@ impl SqliteStore {
     pub(crate) async fn recent(&self, site_key: String, limit: u32) -> Result<Vec<RecentVerification>, StoreError> {
         self.call(move |c, _| {
             let mut st = c.prepare_cached(
-                "SELECT verified_at, session_id, score, cls, hostname, action, reasons FROM verifications
-                 WHERE site_key = ? ORDER BY id DESC LIMIT ?",
+                "SELECT verified_at, session_id, score, cls, hostname, action, reasons FROM recent
+                 WHERE site_key = ? ORDER BY seq DESC LIMIT ?",
             )?;
             let rows = st.query_map(params![site_key, limit], |r| {
                 let reasons: String = r.get(6)?;
@@ -442,16 +468,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn purge(&self, now: u64, recent_keep: u32) -> Result<u64, StoreError> {
-        self.call(move |c, _| {
+    pub(crate) async fn purge(&self, now: u64) -> Result<u64, StoreError> {
+        self.call(move |c, b| {
             let mut n = c.execute("DELETE FROM spent_tokens WHERE exp < ?", [now.saturating_sub(60)])?;
             n += c.execute("DELETE FROM sessions WHERE purge_after < ?", [now])?;
-            n += c.execute(
-                "DELETE FROM verifications WHERE id IN (
-                   SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY site_key ORDER BY id DESC) AS rn
-                                   FROM verifications) WHERE rn > ?)",
-                [recent_keep],
-            )?;
+            // Only after `recent_keep` was lowered: slots past the ring.
+            n += c.execute("DELETE FROM recent WHERE slot >= ?", [b.recent_keep])?;
             Ok(n as u64)
         })
         .await
@@ -595,10 +617,10 @@ fn flush_usage(c: &Connection, batch: &mut Batch) -> rusqlite::Result<()> {
 
 /// The store thread: take every waiting job, run them in one transaction,
 /// commit, then answer them.
-fn run(conn: Connection, jobs: Receiver<Job>) {
+fn run(conn: Connection, jobs: Receiver<Job>, recent_keep: u64) {
     let mut replies: Vec<Reply> = Vec::with_capacity(BATCH_MAX);
+    let mut batch = Batch { usage: HashMap::new(), next_seq: HashMap::new(), recent_keep };
     while let Ok(first) = jobs.recv() {
-        let mut batch = Batch::default();
         let began = conn.execute_batch("BEGIN IMMEDIATE");
         if let Err(e) = &began {
             tracing::error!(error = %e, "cannot begin a transaction");
@@ -634,7 +656,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let _ = std::fs::remove_file(&path);
-        let store = Store::open(&format!("sqlite://{}", path.display()), false).unwrap();
+        let options = super::super::StoreOptions { recent_keep: 2, ..Default::default() };
+        let store = Store::open(&format!("sqlite://{}", path.display()), options).unwrap();
         super::super::tests::store_works(&store).await;
     }
 
@@ -656,7 +679,7 @@ mod tests {
         )
         .unwrap();
         drop(old);
-        let store = Store::open(&format!("sqlite://{}", path.display()), false).unwrap();
+        let store = Store::open(&format!("sqlite://{}", path.display()), Default::default()).unwrap();
         let c = Consumption {
             jti: "j_old".into(),
             site_key: "site_a".into(),
