@@ -336,6 +336,25 @@ export class SiteServer {
 }
 
 /**
+ * Starts a verifier and a site server for a case's pages (`dir`), with a
+ * site registered for the server's origin and its keys filled into the pages
+ * (`__VERIFIER__`, `__SITE_KEY__`). `env` adds verifier settings;
+ * `siteOptions(stack)` gives the site server's options (headers, routes),
+ * which may refer to the stack's verifier and keys once it runs.
+ */
+export async function startStack(dir, { env = {}, siteOptions = () => ({}) } = {}) {
+  const s = { verifier: await Verifier.start({ env }) };
+  s.site = await SiteServer.start(dir, siteOptions(s));
+  s.keys = await s.verifier.addSite(s.site.origin);
+  s.site.vars = { VERIFIER: s.verifier.url, SITE_KEY: s.keys.site_key };
+  s.close = async () => {
+    await s.site.close();
+    await s.verifier.close();
+  };
+  return s;
+}
+
+/**
  * Starts Chromium. `human: true` (default) removes the automation flag, so
  * `navigator.webdriver` is false as in a person's browser; `human: false`
  * is plain headless automation (`navigator.webdriver` true).

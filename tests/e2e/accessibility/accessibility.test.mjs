@@ -10,14 +10,13 @@ import { after, before, test } from 'node:test';
 import {
   Person,
   ROOT,
-  SiteServer,
-  Verifier,
   launch,
   open,
   requireWidget,
   waitForEvent,
   widgetRendered,
   widgetState,
+  startStack,
 } from '../harness.mjs';
 
 const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
@@ -26,20 +25,17 @@ let verifier;
 let browser;
 let site;
 let keys;
+let stack;
 
 before(async () => {
   requireWidget();
-  verifier = await Verifier.start();
-  site = await SiteServer.start(import.meta.dirname);
-  keys = await verifier.addSite(site.origin);
-  site.vars = { VERIFIER: verifier.url, SITE_KEY: keys.site_key };
+  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  await site?.close();
-  await verifier?.close();
+  await stack?.close();
 });
 
 /**

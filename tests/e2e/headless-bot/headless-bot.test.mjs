@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-  SiteServer,
-  Verifier,
   launch,
   open,
   problems,
@@ -17,26 +15,24 @@ import {
   waitForEvent,
   widgetRendered,
   widgetState,
+  startStack,
 } from '../harness.mjs';
 
 let verifier;
 let browser;
 let site;
 let keys;
+let stack;
 
 before(async () => {
   requireWidget();
-  verifier = await Verifier.start();
-  site = await SiteServer.start(import.meta.dirname);
-  keys = await verifier.addSite(site.origin);
-  site.vars = { VERIFIER: verifier.url, SITE_KEY: keys.site_key };
+  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
   browser = await launch({ human: false });
 });
 
 after(async () => {
   await browser?.close();
-  await site?.close();
-  await verifier?.close();
+  await stack?.close();
 });
 
 test('a headless script gets phantom success and /verify classifies it bot', async (t) => {

@@ -10,8 +10,6 @@ import { after, before, test } from 'node:test';
 
 import {
   Person,
-  SiteServer,
-  Verifier,
   launch,
   open,
   problems,
@@ -20,25 +18,25 @@ import {
   waitForEvent,
   widgetRendered,
   widgetState,
+  startStack,
 } from '../harness.mjs';
 
 const DIR = import.meta.dirname;
 const TTL_SECS = 3;
 
 /** A verifier, and the SPA's site whose /api/signup checks tokens with it. */
-async function stack(env = {}) {
-  const s = { verifier: await Verifier.start({ env }) };
-  s.site = await SiteServer.start(DIR, {
-    routes: {
-      'POST /api/signup': async (_req, rec) => {
-        const v = await s.verifier.verify(rec.json.token, s.keys.api_key);
-        return { body: { status: v.status, ...v.body } };
+function stack(env = {}) {
+  return startStack(DIR, {
+    env,
+    siteOptions: (s) => ({
+      routes: {
+        'POST /api/signup': async (_req, rec) => {
+          const v = await s.verifier.verify(rec.json.token, s.keys.api_key);
+          return { body: { status: v.status, ...v.body } };
+        },
       },
-    },
+    }),
   });
-  s.keys = await s.verifier.addSite(s.site.origin);
-  s.site.vars = { VERIFIER: s.verifier.url, SITE_KEY: s.keys.site_key };
-  return s;
 }
 
 /** JWT claims, read without checking. */
@@ -59,10 +57,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const s of [normal, shortLived]) {
-    await s?.site.close();
-    await s?.verifier.close();
-  }
+  for (const s of [normal, shortLived]) await s?.close();
 });
 
 /** Opens the SPA at `query` and waits for its first token, moving like a person. */

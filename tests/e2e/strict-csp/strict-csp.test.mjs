@@ -13,8 +13,6 @@ import { after, before, test } from 'node:test';
 
 import {
   Person,
-  SiteServer,
-  Verifier,
   launch,
   open,
   problems,
@@ -24,6 +22,7 @@ import {
   waitForEvent,
   widgetRendered,
   widgetState,
+  startStack,
 } from '../harness.mjs';
 
 /** Page loads per variant for the timing figures (`E2E_SAMPLES` for more). */
@@ -33,6 +32,7 @@ let verifier;
 let browser;
 let site;
 let keys;
+let stack;
 let withWorkers = true;
 
 function csp(v) {
@@ -53,19 +53,15 @@ function csp(v) {
 
 before(async () => {
   requireWidget();
-  verifier = await Verifier.start();
-  site = await SiteServer.start(import.meta.dirname, {
-    headers: () => ({ 'content-security-policy': csp(verifier.url) }),
-  });
-  keys = await verifier.addSite(site.origin);
-  site.vars = { VERIFIER: verifier.url, SITE_KEY: keys.site_key };
+  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname, {
+    siteOptions: (s) => ({ headers: () => ({ 'content-security-policy': csp(s.verifier.url) }) }),
+  }));
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  await site?.close();
-  await verifier?.close();
+  await stack?.close();
 });
 
 /** JWT claims, read without checking (the backend's /verify checks). */

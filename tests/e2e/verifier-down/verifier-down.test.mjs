@@ -7,7 +7,6 @@ import { after, before, test } from 'node:test';
 
 import {
   Person,
-  SiteServer,
   Verifier,
   launch,
   open,
@@ -17,26 +16,24 @@ import {
   waitForEvent,
   widgetRendered,
   widgetState,
+  startStack,
 } from '../harness.mjs';
 
 let verifier;
 let browser;
 let site;
 let keys;
+let stack;
 
 before(async () => {
   requireWidget();
-  verifier = await Verifier.start();
-  site = await SiteServer.start(import.meta.dirname);
-  keys = await verifier.addSite(site.origin);
-  site.vars = { VERIFIER: verifier.url, SITE_KEY: keys.site_key };
+  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  await site?.close();
-  await verifier?.close();
+  await stack?.close();
 });
 
 test('verifier down: error state, error-callback, no submit without a token; Retry recovers', async (t) => {
@@ -71,7 +68,7 @@ test('verifier down: error state, error-callback, no submit without a token; Ret
   t.diagnostic(`error state: "${shown.label}" / "${shown.status}", error-callback codes ${JSON.stringify(await page.evaluate(() => window.ocultoErrors))}`);
 
   // The verifier is back on the same port, with the same database.
-  verifier = await Verifier.start({ port, dir });
+  verifier = stack.verifier = await Verifier.start({ port, dir });
   verifier.ownsDir = true; // the first one is gone: this one cleans up
   await me.click('.oculto button.action');
   await waitForEvent(page, 'oculto:verified');
