@@ -69,11 +69,56 @@ type Reply = Box<dyn FnOnce(bool) + Send>;
 type Job = Box<dyn FnOnce(&Connection, &mut Batch) -> Reply + Send>;
 
 /// What the store thread keeps between jobs: the counters a batch adds up
-/// before its commit, and each site's next place in its `recent` ring.
+/// before its commit, each site's next place in its `recent` ring, and the
+/// reasons of recent verdicts.
 struct Batch {
     usage: HashMap<(String, String), UsageDelta>,
     next_seq: HashMap<String, u64>,
     recent_keep: u64,
+    reasons: ReasonCache,
+}
+
+/// Most verdicts whose reasons are held in memory.
+const REASONS_HELD: usize = 100_000;
+
+/// The reasons of verdicts given by this process, so that `/verify` need
+/// not read each session's row back (a random page per token: a quarter of
+/// the store thread's time under load). The database stays the truth: a
+/// miss (another process, a restart, an evicted entry) reads it.
+#[derive(Default)]
+struct ReasonCache {
+    by_session: HashMap<String, Vec<String>>,
+    /// Sessions in the order they were added, with when they may go.
+    order: std::collections::VecDeque<(u64, String)>,
+}
+
+impl ReasonCache {
+    fn insert(&mut self, session_id: String, reasons: Vec<String>, purge_after: u64) {
+        while self.order.len() >= REASONS_HELD {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.by_session.remove(&old);
+            }
+        }
+        self.order.push_back((purge_after, session_id.clone()));
+        self.by_session.insert(session_id, reasons);
+    }
+
+    /// Forgets entries past their time.
+    fn expire(&mut self, now: u64) {
+        while self.order.front().is_some_and(|(t, _)| *t < now) {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.by_session.remove(&old);
+            }
+        }
+    }
+
+    /// The reasons of a session: from memory, else from its row.
+    fn get(&self, c: &Connection, session_id: &str) -> rusqlite::Result<Vec<String>> {
+        match self.by_session.get(session_id) {
+            Some(r) => Ok(r.clone()),
+            None => session_reasons(c, session_id),
+        }
+    }
 }
 
 impl Batch {
@@ -321,6 +366,7 @@ impl SqliteStore {
             )?
             .execute(params![v.score, reasons, v.purge_after, v.session_id])?;
             b.usage.entry((v.site_key, year_month(now))).or_default().scores += 1;
+            b.reasons.insert(v.session_id, v.reasons, v.purge_after);
             Ok(())
         })
         .await
@@ -340,13 +386,13 @@ impl SqliteStore {
                     .optional()?
                     .flatten();
                 return match (idem, &k.idempotency_key) {
-                    (Some(a), Some(b)) if a == *b => {
-                        Ok(Consumed::Retry { reasons: session_reasons(c, &k.session_id)? })
+                    (Some(first), Some(again)) if first == *again => {
+                        Ok(Consumed::Retry { reasons: b.reasons.get(c, &k.session_id)? })
                     }
                     _ => Ok(Consumed::Replay),
                 };
             }
-            let reasons = session_reasons(c, &k.session_id)?;
+            let reasons = b.reasons.get(c, &k.session_id)?;
             let seq = b.next_seq(c, &k.site_key)?;
             c.prepare_cached(
                 "INSERT OR REPLACE INTO recent(site_key, slot, seq, verified_at, session_id, score, cls, hostname, action, reasons)
@@ -474,6 +520,7 @@ impl SqliteStore {
             n += c.execute("DELETE FROM sessions WHERE purge_after < ?", [now])?;
             // Only after `recent_keep` was lowered: slots past the ring.
             n += c.execute("DELETE FROM recent WHERE slot >= ?", [b.recent_keep])?;
+            b.reasons.expire(now);
             Ok(n as u64)
         })
         .await
@@ -619,7 +666,8 @@ fn flush_usage(c: &Connection, batch: &mut Batch) -> rusqlite::Result<()> {
 /// commit, then answer them.
 fn run(conn: Connection, jobs: Receiver<Job>, recent_keep: u64) {
     let mut replies: Vec<Reply> = Vec::with_capacity(BATCH_MAX);
-    let mut batch = Batch { usage: HashMap::new(), next_seq: HashMap::new(), recent_keep };
+    let mut batch =
+        Batch { usage: HashMap::new(), next_seq: HashMap::new(), recent_keep, reasons: ReasonCache::default() };
     while let Ok(first) = jobs.recv() {
         let began = conn.execute_batch("BEGIN IMMEDIATE");
         if let Err(e) = &began {
@@ -649,6 +697,60 @@ fn run(conn: Connection, jobs: Receiver<Job>, recent_keep: u64) {
 #[cfg(test)]
 mod tests {
     use super::super::Store;
+
+    /// Reasons come from memory in the process that gave the verdict, and
+    /// from the session's row in any other (here: after a restart).
+    #[tokio::test]
+    async fn reasons_survive_a_restart() {
+        use crate::store::{Consumed, Consumption, SessionRecord, VerdictRecord};
+        use oculto_shared::api::Classification;
+        let dir = std::env::temp_dir().join(format!("oculto-reasons-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.db");
+        let _ = std::fs::remove_file(&path);
+        let url = format!("sqlite://{}", path.display());
+        let now = 1_790_000_000;
+        {
+            let store = Store::open(&url, Default::default()).unwrap();
+            let session = SessionRecord {
+                id: "co_r".into(),
+                site_key: "site_a".into(),
+                salt: "00".into(),
+                difficulty: 4,
+                created_ms: now * 1000,
+                expires_at: now + 600,
+                hostname: "example.com".into(),
+                action: None,
+                cdata: None,
+                flooded: false,
+                binding: None,
+            };
+            store.create_session(session, now + 900).await.unwrap();
+            let reasons = vec!["no_pointer".to_string()];
+            let v = VerdictRecord {
+                session_id: "co_r".into(),
+                site_key: "site_a".into(),
+                score: 8,
+                reasons,
+                purge_after: now + 900,
+            };
+            store.record_verdict(v, now).await.unwrap();
+        }
+        let store = Store::open(&url, Default::default()).unwrap();
+        let c = Consumption {
+            jti: "j_r".into(),
+            site_key: "site_a".into(),
+            exp: now + 300,
+            idempotency_key: None,
+            session_id: "co_r".into(),
+            score: 8,
+            classification: Classification::Human,
+            hostname: "example.com".into(),
+            action: None,
+            now,
+        };
+        assert_eq!(store.consume(c).await.unwrap(), Consumed::First { reasons: vec!["no_pointer".into()] });
+    }
 
     #[tokio::test]
     async fn sqlite_store_works() {
