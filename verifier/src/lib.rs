@@ -20,6 +20,7 @@
 //! answer or the [`error::ApiError`] goes back in the contract's shape.
 
 pub mod body;
+pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod demo;
