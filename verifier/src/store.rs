@@ -292,7 +292,8 @@ pub fn year_month(secs: u64) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    fn session(id: &str, site: &str, now: u64) -> SessionRecord {
+    /// A session of `site` opened at `now`, for tests.
+    pub(crate) fn session(id: &str, site: &str, now: u64) -> SessionRecord {
         SessionRecord {
             id: id.into(),
             site_key: site.into(),
@@ -308,7 +309,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn consumption(jti: &str, site: &str, now: u64, idem: Option<&str>) -> Consumption {
+    /// A human verdict's token `jti` of `site`, presented at `now`, for tests.
+    pub(crate) fn consumption(jti: &str, site: &str, now: u64, idem: Option<&str>) -> Consumption {
         Consumption {
             jti: jti.into(),
             site_key: site.into(),

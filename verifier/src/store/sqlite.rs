@@ -702,8 +702,8 @@ mod tests {
     /// from the session's row in any other (here: after a restart).
     #[tokio::test]
     async fn reasons_survive_a_restart() {
-        use crate::store::{Consumed, Consumption, SessionRecord, VerdictRecord};
-        use oculto_shared::api::Classification;
+        use crate::store::tests::{consumption, session};
+        use crate::store::{Consumed, VerdictRecord};
         let dir = std::env::temp_dir().join(format!("oculto-reasons-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("r.db");
@@ -712,20 +712,7 @@ mod tests {
         let now = 1_790_000_000;
         {
             let store = Store::open(&url, Default::default()).unwrap();
-            let session = SessionRecord {
-                id: "co_r".into(),
-                site_key: "site_a".into(),
-                salt: "00".into(),
-                difficulty: 4,
-                created_ms: now * 1000,
-                expires_at: now + 600,
-                hostname: "example.com".into(),
-                action: None,
-                cdata: None,
-                flooded: false,
-                binding: None,
-            };
-            store.create_session(session, now + 900).await.unwrap();
+            store.create_session(session("co_r", "site_a", now), now + 900).await.unwrap();
             let reasons = vec!["no_pointer".to_string()];
             let v = VerdictRecord {
                 session_id: "co_r".into(),
@@ -737,18 +724,7 @@ mod tests {
             store.record_verdict(v, now).await.unwrap();
         }
         let store = Store::open(&url, Default::default()).unwrap();
-        let c = Consumption {
-            jti: "j_r".into(),
-            site_key: "site_a".into(),
-            exp: now + 300,
-            idempotency_key: None,
-            session_id: "co_r".into(),
-            score: 8,
-            classification: Classification::Human,
-            hostname: "example.com".into(),
-            action: None,
-            now,
-        };
+        let c = crate::store::Consumption { session_id: "co_r".into(), ..consumption("j_r", "site_a", now, None) };
         assert_eq!(store.consume(c).await.unwrap(), Consumed::First { reasons: vec!["no_pointer".into()] });
     }
 
@@ -767,8 +743,7 @@ mod tests {
     /// them there).
     #[tokio::test]
     async fn old_spent_tokens_stay_spent() {
-        use super::super::{Consumed, Consumption};
-        use oculto_shared::api::Classification;
+        use super::super::Consumed;
 
         let dir = std::env::temp_dir().join(format!("oculto-store-migrate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -782,18 +757,8 @@ mod tests {
         .unwrap();
         drop(old);
         let store = Store::open(&format!("sqlite://{}", path.display()), Default::default()).unwrap();
-        let c = Consumption {
-            jti: "j_old".into(),
-            site_key: "site_a".into(),
-            exp: 1_790_000_300,
-            idempotency_key: None,
-            session_id: "co_1".into(),
-            score: 10,
-            classification: Classification::Human,
-            hostname: "example.com".into(),
-            action: None,
-            now: 1_790_000_000,
-        };
+        // Spent at exp 1_790_000_300 in the old table: still spent.
+        let c = crate::store::tests::consumption("j_old", "site_a", 1_790_000_000, None);
         assert_eq!(store.consume(c).await.unwrap(), Consumed::Replay);
     }
 }
