@@ -696,7 +696,18 @@ fn run(conn: Connection, jobs: Receiver<Job>, recent_keep: u64) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::super::Store;
+
+    /// A path for a new database named `name`, in a folder of this test run.
+    fn fresh_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("oculto-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        path
+    }
 
     /// Reasons come from memory in the process that gave the verdict, and
     /// from the session's row in any other (here: after a restart).
@@ -704,11 +715,7 @@ mod tests {
     async fn reasons_survive_a_restart() {
         use crate::store::tests::{consumption, session};
         use crate::store::{Consumed, VerdictRecord};
-        let dir = std::env::temp_dir().join(format!("oculto-reasons-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("r.db");
-        let _ = std::fs::remove_file(&path);
-        let url = format!("sqlite://{}", path.display());
+        let url = format!("sqlite://{}", fresh_db("reasons.db").display());
         let now = 1_790_000_000;
         {
             let store = Store::open(&url, Default::default()).unwrap();
@@ -730,10 +737,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_store_works() {
-        let dir = std::env::temp_dir().join(format!("oculto-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
-        let _ = std::fs::remove_file(&path);
+        let path = fresh_db("conformance.db");
         let options = super::super::StoreOptions { recent_keep: 2, ..Default::default() };
         let store = Store::open(&format!("sqlite://{}", path.display()), options).unwrap();
         super::super::tests::store_works(&store).await;
@@ -745,10 +749,7 @@ mod tests {
     async fn old_spent_tokens_stay_spent() {
         use super::super::Consumed;
 
-        let dir = std::env::temp_dir().join(format!("oculto-store-migrate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
-        let _ = std::fs::remove_file(&path);
+        let path = fresh_db("old.db");
         let old = rusqlite::Connection::open(&path).unwrap();
         old.execute_batch(
             "CREATE TABLE used_tokens(jti TEXT PRIMARY KEY, site_key TEXT NOT NULL, exp INTEGER NOT NULL, idem TEXT) WITHOUT ROWID;
