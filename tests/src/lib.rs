@@ -421,6 +421,14 @@ impl Verifier {
         self
     }
 
+    /// The usual opening of a test: a verifier with test settings and one
+    /// site for `origin`, started.
+    pub fn with_site(origin: &str) -> (Self, Site) {
+        let v = Self::new();
+        let site = v.add_site(origin);
+        (v.start(), site)
+    }
+
     /// The database file.
     pub fn db_path(&self) -> PathBuf {
         self.dir.join("oculto.db")

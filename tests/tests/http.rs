@@ -98,9 +98,7 @@ fn is_rfc3339_utc(s: &str) -> bool {
 
 #[test]
 fn a_person_walks_the_flow_and_the_backend_verifies_the_token_once() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
 
     let req = InitRequest {
         site_key: site.site_key.clone(),
@@ -166,9 +164,7 @@ fn tokens_and_sessions_expire() {
 
 #[test]
 fn a_tampered_token_is_invalid_and_the_genuine_one_still_verifies() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let genuine = webdriver_token(&v, &site.site_key, ORIGIN_A);
     let original = claims_of(&genuine);
     assert!(original.score > 50);
@@ -213,9 +209,7 @@ fn a_token_of_one_site_is_invalid_for_another_and_stays_usable_by_its_own() {
 
 #[test]
 fn wrong_or_missing_api_keys_are_refused_without_spending_the_token() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let token = v.walk(&site.site_key, ORIGIN_A);
 
     v.verify(&token, "ak_not_a_key").assert_error(401, "invalid_api_key");
@@ -232,9 +226,7 @@ fn wrong_or_missing_api_keys_are_refused_without_spending_the_token() {
 
 #[test]
 fn verify_takes_the_api_key_header_and_form_encoded_bodies() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let tokens = v.walk_many(&site.site_key, ORIGIN_A, 3);
 
     let by_header = v.post(routes::VERIFY).header("X-API-Key", &site.api_key).json(&json!({ "token": tokens[0] }));
@@ -259,9 +251,7 @@ fn verify_takes_the_api_key_header_and_form_encoded_bodies() {
 
 #[test]
 fn siteverify_answers_like_turnstile_with_each_error_code() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let session = v.open_with(
         &InitRequest {
             site_key: site.site_key.clone(),
@@ -325,9 +315,7 @@ fn siteverify_answers_like_turnstile_with_each_error_code() {
 
 #[test]
 fn an_idempotent_retry_gets_the_first_answer_again() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let tokens = v.walk_many(&site.site_key, ORIGIN_A, 2);
     let with_key = |token: &str, key: &str| {
         v.post(routes::VERIFY).json(&json!({ "token": token, "api_key": site.api_key, "idempotency_key": key }))
@@ -405,9 +393,7 @@ fn every_test_key_pair_answers_as_documented() {
 
 #[test]
 fn verdicts_check_offline_against_the_published_jwks() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let token = v.walk(&site.site_key, ORIGIN_A);
 
     let reply = v.get(routes::JWKS).send();
@@ -439,9 +425,7 @@ fn verdicts_check_offline_against_the_published_jwks() {
 
 #[test]
 fn rotating_signing_keys_while_serving_keeps_earlier_tokens_valid() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let before = v.walk(&site.site_key, ORIGIN_A);
     let old_kid = kid_of(&before);
     let published: Vec<String> = jwks(&v).keys.into_iter().map(|k| k.kid).collect();
@@ -524,9 +508,7 @@ fn init_and_score_accept_only_the_sites_origins() {
 
 #[test]
 fn widget_endpoints_allow_cross_origin_calls_and_backend_endpoints_do_not() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let preflight = v
         .client()
         .request("OPTIONS", v.url(routes::INIT))
@@ -552,9 +534,7 @@ fn widget_endpoints_allow_cross_origin_calls_and_backend_endpoints_do_not() {
 
 #[test]
 fn a_session_is_scored_once() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let session = v.open(&site.site_key, Some(ORIGIN_A));
     v.score(&session, Pow::Solved, &human_signals()).assert_ok();
     v.score(&session, Pow::Solved, &human_signals()).assert_error(409, "session_used");
@@ -570,9 +550,7 @@ fn a_session_is_scored_once() {
 
 #[test]
 fn a_wrong_or_missing_proof_of_work_still_gets_a_verdict_that_verify_reports_as_a_bot() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let sessions: Vec<_> = (0..3).map(|_| v.open(&site.site_key, Some(ORIGIN_A))).collect();
     thread::sleep(HUMAN_PAUSE);
     let signals = human_signals();
@@ -599,9 +577,7 @@ fn a_wrong_or_missing_proof_of_work_still_gets_a_verdict_that_verify_reports_as_
 
 #[test]
 fn a_webdriver_session_is_reported_with_reason_webdriver() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let token = webdriver_token(&v, &site.site_key, ORIGIN_A);
     let answer: VerifyResponse = v.verify(&token, &site.api_key).parse();
     assert!(answer.score > 50, "{answer:?}");
@@ -769,9 +745,7 @@ fn health_reports_ok_and_the_sqlite_store_and_unknown_routes_are_json_errors() {
 #[test]
 fn two_hundred_concurrent_verifications_of_one_token_accept_exactly_one() {
     const N: usize = 200;
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let token = v.walk(&site.site_key, ORIGIN_A);
     let url = v.url(routes::VERIFY);
     let body = json!({ "token": token, "api_key": site.api_key });
@@ -805,9 +779,7 @@ fn two_hundred_concurrent_verifications_of_one_token_accept_exactly_one() {
 #[test]
 fn a_session_raced_by_concurrent_scores_gives_exactly_one_verdict() {
     const N: usize = 50;
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let session = v.open(&site.site_key, Some(ORIGIN_A));
     let body = oculto_shared::api::ScoreRequest {
         session_id: session.id().into(),
@@ -1195,9 +1167,7 @@ fn malformed_requests(site_key: &str, api_key: &str, session_id: &str, token: &s
 
 #[test]
 fn malformed_requests_get_json_4xx_and_change_nothing() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let token = v.walk(&site.site_key, ORIGIN_A);
     let session = v.open(&site.site_key, Some(ORIGIN_A));
     let before = v.stats(&site.api_key).assert_ok();
@@ -1257,9 +1227,7 @@ fn malformed_requests_get_json_4xx_and_change_nothing() {
 /// holds the secret; a wrong or missing secret does not burn the session.
 #[test]
 fn a_bound_session_is_scored_only_with_its_secret() {
-    let v = Verifier::new();
-    let site = v.add_site(ORIGIN_A);
-    let v = v.start();
+    let (v, site) = Verifier::with_site(ORIGIN_A);
     let secret = "a page's own secret";
     let binding = hex_sha256(secret);
     let req = InitRequest { site_key: site.site_key.clone(), binding: Some(binding), ..Default::default() };
