@@ -137,11 +137,24 @@ impl Parts<'_> {
     /// Checks the signature with the key named by `kid`, then expiry and issue
     /// time against `now` (seconds since the Unix epoch).
     pub fn verify(self, keys: &impl KeySource, now: u64) -> Result<Verdict, Error> {
-        let key = keys
-            .key(&self.header.kid)
-            .ok_or(Error::new(ErrorKind::UnknownKey, "token was signed by a key this verifier does not know"))?;
-        key.verify_strict(self.signing_input.as_bytes(), &self.signature)
-            .map_err(|_| Error::new(ErrorKind::BadSignature, "token signature does not match"))?;
+        let key = self.key(keys)?;
+        let signed = key.verify_strict(self.signing_input.as_bytes(), &self.signature).is_ok();
+        self.accept(signed, now)
+    }
+
+    /// The trusted key named by the header's `kid`.
+    pub fn key(&self, keys: &impl KeySource) -> Result<VerifyingKey, Error> {
+        keys.key(&self.header.kid)
+            .ok_or(Error::new(ErrorKind::UnknownKey, "token was signed by a key this verifier does not know"))
+    }
+
+    /// The claims, once the caller checked the signature with [`Parts::key`]
+    /// (as [`Parts::verify`] does one by one, or a verifier in batches):
+    /// refused if `signed` is false, then checked against `now`.
+    pub fn accept(self, signed: bool, now: u64) -> Result<Verdict, Error> {
+        if !signed {
+            return Err(Error::new(ErrorKind::BadSignature, "token signature does not match"));
+        }
         check_times(&self.claims, now)?;
         Ok(self.claims)
     }
