@@ -6,7 +6,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oculto_shared::FORM_FIELD;
-use serde::Serialize;
 
 use crate::body::Input;
 use crate::sites::hash_api_key;
@@ -48,19 +47,6 @@ pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
         }
     };
     Ok(DemoSite { site_key, api_key })
-}
-
-#[derive(Serialize)]
-struct DemoConfig<'a> {
-    site_key: &'a str,
-}
-
-/// `GET /demo/config.json`: the demo site key, for the demo pages.
-async fn config(state: web::Data<State>) -> HttpResponse {
-    match &state.demo {
-        Some(d) => HttpResponse::Ok().json(DemoConfig { site_key: &d.site_key }),
-        None => HttpResponse::NotFound().finish(),
-    }
 }
 
 fn escape(s: &str) -> String {
@@ -135,8 +121,7 @@ async fn submit(state: web::Data<State>, form: Input<std::collections::HashMap<S
 
 /// Registers the demo routes and the static pages.
 pub fn configure(cfg: &mut web::ServiceConfig, www: &std::path::Path) {
-    cfg.route("/demo/config.json", web::get().to(config))
-        .route("/demo/submit", web::post().to(submit))
+    cfg.route("/demo/submit", web::post().to(submit))
         .route("/", web::get().to(page))
         .route("/index.html", web::get().to(page))
         .route("/embed.html", web::get().to(page))
