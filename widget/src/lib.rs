@@ -148,7 +148,7 @@ enum Phase {
     Working,
     Verified { token: String, submitted: bool },
     Expired,
-    Failed(String),
+    Failed,
 }
 
 /// A session opened and solved ahead of `/score`.
@@ -387,7 +387,7 @@ impl Inner {
                     let Some(inner) = weak.upgrade() else { return };
                     // The checkbox stays focusable while busy (aria-disabled),
                     // so clicks then are ignored here.
-                    let idle = matches!(&*inner.phase.borrow(), Phase::Idle | Phase::Expired | Phase::Failed(_));
+                    let idle = matches!(&*inner.phase.borrow(), Phase::Idle | Phase::Expired | Phase::Failed);
                     if idle {
                         Inner::start(&inner);
                     }
@@ -588,7 +588,7 @@ impl Inner {
                     Ok(_) => ClientError::Protocol,
                 };
                 let code = err.code();
-                *this.phase.borrow_mut() = Phase::Failed(code.to_owned());
+                *this.phase.borrow_mut() = Phase::Failed;
                 this.show(View::Error(match err {
                     ClientError::Network => ErrorText::Network,
                     e if !e.retryable() => ErrorText::Config,
