@@ -6,6 +6,7 @@
 #   scripts/deps.sh wasm     a wasm32-unknown-unknown toolchain (rustup target, else Debian's rustc-web)
 #   scripts/deps.sh bench    wrk
 #   scripts/deps.sh browser  chromium + playwright-core (for widget tests)
+#   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -68,5 +69,6 @@ case "${1:-}" in
   browser)
     command -v chromium >/dev/null || apt_install chromium
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
-  *) echo "usage: $0 rust|wasm|bench|browser" >&2; exit 2 ;;
+  ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
+  *) echo "usage: $0 rust|wasm|bench|browser|ocr" >&2; exit 2 ;;
 esac
