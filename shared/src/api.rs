@@ -22,6 +22,19 @@ pub mod routes {
     pub const HEALTH: &str = "/health";
     /// Anyone: public verdict keys.
     pub const JWKS: &str = "/.well-known/jwks.json";
+    /// Widget: the spoken alternative of a step-up challenge,
+    /// `/challenge/{id}/audio?lang=en|fr` (a WAV file).
+    pub const CHALLENGE_AUDIO: &str = "/challenge/{id}/audio";
+    /// CaptchEtat-compatible: `?get=image|sound&c=<type>`.
+    pub const CAPTCHETAT: &str = "/simple-captcha-endpoint";
+    /// CaptchEtat-compatible: checks `{uuid, code}` once.
+    pub const CAPTCHETAT_VALIDATE: &str = "/valider-captcha";
+    /// CaptchEtat-compatible health check.
+    pub const HEALTHCHECK: &str = "/healthcheck";
+    /// Generate/validate API: a new image or math captcha.
+    pub const API_GENERATE: &str = "/api/generate";
+    /// Generate/validate API: checks an answer once, gives a verdict token.
+    pub const API_VALIDATE: &str = "/api/validate";
 }
 
 /// The class of a score.
@@ -86,6 +99,11 @@ pub enum ErrorCode {
     SessionUsed,
     /// 400: the signals payload is out of bounds.
     InvalidSignals,
+    /// 404: no such step-up challenge (never issued, answered already, or
+    /// of another session).
+    ChallengeNotFound,
+    /// 400: the step-up challenge expired; start again from `/init`.
+    ChallengeExpired,
     /// 400: the request is not what the endpoint takes.
     BadRequest,
     /// 413: the body is larger than the limit.
@@ -119,6 +137,8 @@ impl ErrorCode {
         Self::SessionExpired,
         Self::SessionUsed,
         Self::InvalidSignals,
+        Self::ChallengeNotFound,
+        Self::ChallengeExpired,
         Self::BadRequest,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -144,6 +164,8 @@ impl ErrorCode {
             Self::SessionExpired => "session_expired",
             Self::SessionUsed => "session_used",
             Self::InvalidSignals => "invalid_signals",
+            Self::ChallengeNotFound => "challenge_not_found",
+            Self::ChallengeExpired => "challenge_expired",
             Self::BadRequest => "bad_request",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -228,33 +250,57 @@ pub struct ScoreRequest {
     pub binding_secret: Option<String>,
 }
 
-/// An answer to a step-up challenge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An answer to a step-up challenge, sent to `/score` with the session id
+/// and binding secret (no proof of work: the session's was checked before).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUpAnswer {
     /// From [`StepUp::challenge_id`].
+    #[serde(default)]
     pub challenge_id: String,
     /// What the person read or heard.
+    #[serde(default)]
     pub code: String,
+    /// Asks for another challenge instead of answering this one (a few
+    /// times per session; does not count as a wrong answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh: bool,
 }
 
 /// A step-up challenge the widget must show before a verdict is given.
+///
+/// Every answer (right or wrong) and every refresh uses the challenge up; a
+/// wrong answer with attempts left is answered with a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepUp {
-    /// The challenge's id.
+    /// The challenge's id, `ch_...`.
     pub challenge_id: String,
-    /// `image`, `audio` or `math`.
+    /// `image`: type the characters in the image (or heard in the audio).
     pub kind: String,
-    /// The path of the image to draw, relative to the verifier.
+    /// The image to draw: a `data:image/png;base64,...` URL of
+    /// [`STEP_UP_WIDTH`] x [`STEP_UP_HEIGHT`] pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// The path of the audio alternative, relative to the verifier.
+    /// The path of the spoken alternative, relative to the verifier; add
+    /// `?lang=en` or `?lang=fr`. Fetched only when the person asks for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<String>,
-    /// What to do, for people and screen readers (never the answer).
+    /// What to do, in English, for people and screen readers (never the
+    /// answer); the widget shows its own translation.
     pub prompt: String,
+    /// How many characters the answer has.
+    pub length: u8,
+    /// Answers left for this session, this one included.
+    pub attempts_left: u8,
+    /// Refreshes left for this session.
+    pub refreshes_left: u8,
     /// When the challenge expires, seconds since the Unix epoch.
     pub expires_at: u64,
 }
+
+/// Width of a step-up image, pixels.
+pub const STEP_UP_WIDTH: u32 = 240;
+/// Height of a step-up image, pixels.
+pub const STEP_UP_HEIGHT: u32 = 80;
 
 /// Answer to `POST /score`: either a verdict, or a step-up to show first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -466,6 +512,106 @@ pub struct HealthResponse {
     pub version: String,
     /// The store in use: `sqlite` or `redis`.
     pub architecture: String,
+}
+
+/// `POST /valider-captcha` (CaptchEtat-compatible), JSON or form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptchetatValidate {
+    /// The challenge's id, from the image answer.
+    #[serde(default)]
+    pub uuid: Option<String>,
+    /// What the person typed.
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `GET /simple-captcha-endpoint?get=image&c=...&format=json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptchetatImage {
+    /// The challenge's id, for `get=sound&t=` and `/valider-captcha`.
+    pub uuid: String,
+    /// The image, as a `data:image/png;base64,...` URL.
+    pub imageb64: String,
+}
+
+/// `GET /healthcheck` (CaptchEtat-compatible, in Spring's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Healthcheck {
+    /// `UP` or `DOWN`.
+    pub status: String,
+    /// Each part: `store`, `keys`, `clock`, `challenges`.
+    pub components: std::collections::BTreeMap<String, HealthComponent>,
+}
+
+/// One part of [`Healthcheck`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthComponent {
+    /// `UP` or `DOWN`.
+    pub status: String,
+    /// What was checked, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+}
+
+/// `POST /api/generate`, JSON or form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateRequest {
+    /// The site's public key.
+    #[serde(default)]
+    pub site_key: Option<String>,
+    /// `image` (distorted characters) or `math` (a question like `7 + 4 = ?`).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Answer to `POST /api/generate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerateResponse {
+    /// The challenge's id, for `/api/validate`.
+    pub captcha_id: String,
+    /// `image` or `math`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `image`: a `data:image/png;base64,...` URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// For `math`: the question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// Seconds the challenge stays valid.
+    pub expires_in: u64,
+    /// When it expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// `POST /api/validate`, JSON or form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateRequest {
+    /// The site's public key.
+    #[serde(default)]
+    pub site_key: Option<String>,
+    /// From [`GenerateResponse::captcha_id`].
+    #[serde(default)]
+    pub captcha_id: Option<String>,
+    /// What the person typed.
+    #[serde(default)]
+    pub user_input: Option<String>,
+}
+
+/// Answer to `POST /api/validate`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateResponse {
+    /// Whether the answer was right (and the challenge live and unused).
+    pub valid: bool,
+    /// When valid: a verdict token that `/verify` and `/siteverify` accept.
+    pub token: Option<String>,
+}
+
+/// An error of the generate/validate API: `{"detail": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetailError {
+    /// What went wrong, for people.
+    pub detail: String,
 }
 
 #[cfg(test)]

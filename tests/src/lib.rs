@@ -91,8 +91,10 @@ pub struct Reply {
     pub status: u16,
     /// Headers, names in lowercase.
     pub headers: Vec<(String, String)>,
-    /// The body as text.
+    /// The body as text (invalid UTF-8 replaced).
     pub body: String,
+    /// The body as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -251,8 +253,8 @@ impl Call<'_> {
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = res.body_mut().read_to_string().unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
-        Reply { status, headers, body }
+        let bytes = res.body_mut().read_to_vec().unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
     }
 }
 
@@ -371,6 +373,7 @@ const TEST_ENV: &[(&str, &str)] = &[
     ("OCULTO_RATE_LIMIT__INIT_PER_MIN", "1000"),
     ("OCULTO_RATE_LIMIT__SCORE_PER_MIN", "1000"),
     ("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "1000"),
+    ("OCULTO_RATE_LIMIT__CAPTCHETAT_PER_MIN", "1000"),
     ("OCULTO_LOG", "info"),
 ];
 
@@ -547,10 +550,20 @@ impl Verifier {
 
     /// [`Verifier::add_site`] with several origins and a threshold.
     pub fn add_site_with(&self, origins: &[&str], threshold: u8) -> Site {
+        self.add_site_full(origins, threshold, "suspicious")
+    }
+
+    /// [`Verifier::add_site`] with a step-up policy: `never`, `suspicious`
+    /// or `always`.
+    pub fn add_site_step_up(&self, origin: &str, step_up: &str) -> Site {
+        self.add_site_full(&[origin], 50, step_up)
+    }
+
+    fn add_site_full(&self, origins: &[&str], threshold: u8, step_up: &str) -> Site {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("test site {}", N.fetch_add(1, Ordering::Relaxed));
         let threshold = threshold.to_string();
-        let mut args = vec!["site", "add", "--name", &name, "--threshold", &threshold, "--json"];
+        let mut args = vec!["site", "add", "--name", &name, "--threshold", &threshold, "--step-up", step_up, "--json"];
         for o in origins {
             args.extend(["--origin", o]);
         }

@@ -16,12 +16,16 @@
 //! nothing is stored. Keeping the answer away from the browser, expiry and
 //! single use are the callers' job.
 
+pub mod audio;
 pub mod image;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 /// Which characters a text challenge draws from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Digits only ([`NUMERIC`]).
     Numeric,
@@ -45,7 +49,8 @@ pub struct Spec {
 }
 
 /// The language a challenge's audio is spoken in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lang {
     /// French (`...CaptchaFR`).
     Fr,
@@ -115,6 +120,44 @@ pub fn captchetat_spec(name: &str) -> Option<(Spec, Lang)> {
         _ => return None,
     };
     Some((Spec { kind, min_len, max_len, light }, lang))
+}
+
+impl Lang {
+    /// `fr` or `en`, as in `?lang=`; anything else is `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fr" | "FR" => Some(Self::Fr),
+            "en" | "EN" => Some(Self::En),
+            _ => None,
+        }
+    }
+}
+
+/// How an answer is compared with what was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Characters of a kind, folded by [`normalize`].
+    Text(Kind),
+    /// A whole number (the math question), leading zeros and spaces allowed.
+    Number,
+}
+
+impl Check {
+    /// Whether `input` is `answer`, compared in constant time.
+    pub fn matches(self, answer: &str, input: &str) -> bool {
+        if input.len() > 64 {
+            return false;
+        }
+        let given = match self {
+            Check::Text(kind) => normalize(kind, input),
+            Check::Number => match input.trim().parse::<u32>() {
+                Ok(n) => n.to_string(),
+                Err(_) => return false,
+            },
+        };
+        bool::from(given.as_bytes().ct_eq(answer.as_bytes()))
+    }
 }
 
 /// A fresh answer for `spec`: a length in its range, characters from its
@@ -221,6 +264,18 @@ mod tests {
         assert_eq!(normalize(Kind::Alphanumeric, " s2 zb-g\t"), "5228-6");
         assert_eq!(normalize(Kind::Alphabetic, "sz bg"), "SZBG");
         assert_eq!(normalize(Kind::Numeric, "4 7 9"), "479");
+    }
+
+    #[test]
+    fn checks_fold_what_people_type() {
+        let text = Check::Text(Kind::Alphanumeric);
+        assert!(text.matches("5K2P", " s k 2p "));
+        assert!(!text.matches("5K2P", "5K2"));
+        assert!(!text.matches("5K2P", "5K2PX"));
+        assert!(!text.matches("5K2P", &"5".repeat(100)));
+        assert!(Check::Number.matches("11", " 011 "));
+        assert!(!Check::Number.matches("11", "eleven"));
+        assert!(!Check::Number.matches("11", "-11"));
     }
 
     #[test]

@@ -28,8 +28,10 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// Proof of work settings.
     pub pow: PowConfig,
-    /// Per-IP request limits.
+    /// Per-IP and per-site request limits.
     pub rate_limit: RateLimitConfig,
+    /// Step-up and compatibility-API challenges.
+    pub challenge: ChallengeConfig,
     /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
     pub trusted_proxies: Vec<IpNet>,
     /// Largest request body, bytes.
@@ -75,6 +77,34 @@ pub struct RateLimitConfig {
     /// `/init` calls per minute for one site, from all addresses, beyond
     /// which its proof of work gets harder (half of `pow.flood_extra`).
     pub site_soft_per_min: u32,
+    /// `/api/generate` calls per hour per site key before 429.
+    pub generate_per_hour: u32,
+    /// `/api/validate` calls per hour per site key before 429, failed ones
+    /// included.
+    pub validate_per_hour: u32,
+    /// `/simple-captcha-endpoint` and `/valider-captcha` calls per minute per
+    /// address before 429.
+    pub captchetat_per_min: u32,
+}
+
+/// Challenges: the step-up the widget shows, and the compatibility APIs'.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChallengeConfig {
+    /// Lifetime of a challenge, seconds.
+    pub ttl_secs: u64,
+    /// Answers a step-up session may give before it gets its verdict anyway
+    /// (with the score raised).
+    pub attempts: u8,
+    /// New challenges a step-up session may ask for without answering.
+    pub refreshes: u8,
+    /// The CaptchEtat type of the widget's step-up challenge, less its
+    /// language suffix (the audio comes in both languages).
+    pub step_up_type: String,
+    /// Points a right step-up answer takes off the score.
+    pub right_bonus: u8,
+    /// Points each wrong step-up answer adds to the score.
+    pub wrong_penalty: u8,
 }
 
 /// SQLite settings.
@@ -96,6 +126,7 @@ impl Default for Config {
             session_ttl_secs: 600,
             pow: PowConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            challenge: ChallengeConfig::default(),
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,
             workers: 0,
@@ -117,7 +148,28 @@ impl Default for PowConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { init_per_min: 30, score_per_min: 20, soft_per_min: 10, site_soft_per_min: 600 }
+        Self {
+            init_per_min: 30,
+            score_per_min: 20,
+            soft_per_min: 10,
+            site_soft_per_min: 600,
+            generate_per_hour: 100,
+            validate_per_hour: 200,
+            captchetat_per_min: 60,
+        }
+    }
+}
+
+impl Default for ChallengeConfig {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            attempts: 3,
+            refreshes: 5,
+            step_up_type: "alphanumerique4to6LightCaptcha".into(),
+            right_bonus: 30,
+            wrong_penalty: 20,
+        }
     }
 }
 
@@ -186,6 +238,10 @@ impl Config {
             ("rate_limit.score_per_min", self.rate_limit.score_per_min),
             ("rate_limit.soft_per_min", self.rate_limit.soft_per_min),
             ("rate_limit.site_soft_per_min", self.rate_limit.site_soft_per_min),
+            ("rate_limit.generate_per_hour", self.rate_limit.generate_per_hour),
+            ("rate_limit.validate_per_hour", self.rate_limit.validate_per_hour),
+            ("rate_limit.captchetat_per_min", self.rate_limit.captchetat_per_min),
+            ("challenge.attempts", u32::from(self.challenge.attempts)),
         ] {
             if v == 0 {
                 return Err(format!("{key} must be at least 1"));
@@ -199,6 +255,19 @@ impl Config {
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.body_limit) {
             return Err("body_limit must be between 1024 and 16777216".into());
+        }
+        if !(2..=3600).contains(&self.challenge.ttl_secs) {
+            return Err("challenge.ttl_secs must be between 2 and 3600".into());
+        }
+        if crate::challenge::captchetat_spec(&format!("{}EN", self.challenge.step_up_type)).is_none() {
+            return Err(format!(
+                "challenge.step_up_type: {:?} is not a CaptchEtat type without its FR/EN suffix, \
+                 e.g. alphanumerique4to6LightCaptcha",
+                self.challenge.step_up_type
+            ));
+        }
+        if self.challenge.right_bonus > 100 || self.challenge.wrong_penalty > 100 {
+            return Err("challenge.right_bonus and challenge.wrong_penalty must be at most 100".into());
         }
         if !matches!(self.sqlite.synchronous.as_str(), "normal" | "full") {
             return Err("sqlite.synchronous must be \"normal\" or \"full\"".into());

@@ -9,7 +9,7 @@ use oculto_shared::FORM_FIELD;
 
 use crate::body::Input;
 use crate::sites::hash_api_key;
-use crate::store::{SiteRecord, Store, StoreError};
+use crate::store::{SiteRecord, StepUpPolicy, Store, StoreError};
 use crate::{clock, random, verdict, State};
 
 /// The demo site's keys, held in memory for the demo backend.
@@ -39,6 +39,7 @@ pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
                     name: "demo".into(),
                     origins,
                     threshold: 50,
+                    step_up: StepUpPolicy::Suspicious,
                     api_key_hash: hash_api_key(&api_key),
                     created_at: clock::now_secs(),
                 })

@@ -58,10 +58,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
         TokenRequired | ApiKeyRequired | InvalidToken | SiteKeyRequired | InvalidSiteKey | SessionExpired
-        | InvalidSignals | BadRequest => StatusCode::BAD_REQUEST,
+        | InvalidSignals | ChallengeExpired | BadRequest => StatusCode::BAD_REQUEST,
         InvalidApiKey => StatusCode::UNAUTHORIZED,
         OriginNotAllowed => StatusCode::FORBIDDEN,
-        SessionNotFound | NotFound => StatusCode::NOT_FOUND,
+        SessionNotFound | ChallengeNotFound | NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         AlreadyVerified | SessionUsed => StatusCode::CONFLICT,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

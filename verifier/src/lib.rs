@@ -9,6 +9,9 @@
 //! - [`session`] (`/init`, `/score`) and [`verdict`] (`/verify`,
 //!   `/siteverify`): the domain steps behind the handlers.
 //! - [`score`]: the pure scorer.
+//! - [`challenge`] (pure: answers, images, audio), [`captcha`] (challenges
+//!   kept in the store, answered once) and [`compat`] (the CaptchEtat-style
+//!   and generate/validate APIs).
 //! - [`store`]: sites, keys, sessions, used tokens and counters, behind one
 //!   enum of backends (SQLite by default).
 //! - [`keys`] and [`sites`]: in-memory snapshots of the store's signing keys
@@ -20,8 +23,10 @@
 //! answer or the [`error::ApiError`] goes back in the contract's shape.
 
 pub mod body;
+pub mod captcha;
 pub mod challenge;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod demo;
 pub mod error;

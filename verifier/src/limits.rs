@@ -18,14 +18,21 @@ pub struct Limits {
     score: DefaultKeyedRateLimiter<IpAddr>,
     soft: DefaultKeyedRateLimiter<IpAddr>,
     site: DefaultKeyedRateLimiter<String>,
+    generate: DefaultKeyedRateLimiter<String>,
+    validate: DefaultKeyedRateLimiter<String>,
+    captchetat: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
-fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: &IpAddr) -> Result<(), ApiError> {
-    limiter.check_key(ip).map_err(|not_until| {
+fn per_hour(n: u32) -> Quota {
+    Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+fn check<K: Clone + Eq + std::hash::Hash>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), ApiError> {
+    limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         ApiError::rate_limited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     })
@@ -39,6 +46,9 @@ impl Limits {
             score: RateLimiter::keyed(per_minute(c.score_per_min)),
             soft: RateLimiter::keyed(per_minute(c.soft_per_min)),
             site: RateLimiter::keyed(per_minute(c.site_soft_per_min)),
+            generate: RateLimiter::keyed(per_hour(c.generate_per_hour)),
+            validate: RateLimiter::keyed(per_hour(c.validate_per_hour)),
+            captchetat: RateLimiter::keyed(per_minute(c.captchetat_per_min)),
         }
     }
 
@@ -62,15 +72,32 @@ impl Limits {
         check(&self.score, ip)
     }
 
+    /// Counts an `/api/generate` for a site key.
+    pub fn generate(&self, site_key: &str) -> Result<(), ApiError> {
+        check(&self.generate, &site_key.to_owned())
+    }
+
+    /// Counts an `/api/validate` for a site key, whatever its outcome.
+    pub fn validate(&self, site_key: &str) -> Result<(), ApiError> {
+        check(&self.validate, &site_key.to_owned())
+    }
+
+    /// Counts a CaptchEtat-style call from an address.
+    pub fn captchetat(&self, ip: &IpAddr) -> Result<(), ApiError> {
+        check(&self.captchetat, ip)
+    }
+
     /// Forgets addresses that are back to a full allowance, so memory stays
     /// bounded by the addresses of the last minute.
     pub fn forget_idle(&self) {
-        for l in [&self.init, &self.score, &self.soft] {
+        for l in [&self.init, &self.score, &self.soft, &self.captchetat] {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        self.site.retain_recent();
-        self.site.shrink_to_fit();
+        for l in [&self.site, &self.generate, &self.validate] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
     }
 }
 
@@ -120,8 +147,13 @@ mod tests {
 
     #[test]
     fn limits_answer_429_with_a_wait() {
-        let l =
-            Limits::new(&RateLimitConfig { init_per_min: 2, score_per_min: 1, soft_per_min: 1, site_soft_per_min: 1 });
+        let l = Limits::new(&RateLimitConfig {
+            init_per_min: 2,
+            score_per_min: 1,
+            soft_per_min: 1,
+            site_soft_per_min: 1,
+            ..Default::default()
+        });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(!l.init(&ip).unwrap());
         assert!(l.init(&ip).unwrap(), "past the soft rate");

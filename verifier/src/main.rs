@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use oculto_verifier::config::{Config, Overrides};
 use oculto_verifier::sites::{hash_api_key, normalize_origin};
-use oculto_verifier::store::{SiteRecord, Store};
+use oculto_verifier::store::{SiteRecord, StepUpPolicy, Store};
 use oculto_verifier::{clock, keys, random};
 use serde::Serialize;
 
@@ -78,6 +78,9 @@ enum SiteCommand {
         /// Scores above this are not valid.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
         threshold: u8,
+        /// When visitors get a step-up challenge (image and audio).
+        #[arg(long, value_enum, default_value_t = StepUpPolicy::Suspicious)]
+        step_up: StepUpPolicy,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -112,6 +115,7 @@ struct SiteOut<'a> {
     api_key: Option<&'a str>,
     origins: &'a [String],
     threshold: u8,
+    step_up: &'static str,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -167,7 +171,7 @@ fn open(config: &Config) -> anyhow::Result<Store> {
 async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {
     let store = open(&config)?;
     match command {
-        SiteCommand::Add { name, origins, threshold, json } => {
+        SiteCommand::Add { name, origins, threshold, step_up, json } => {
             let mut normalized = Vec::new();
             for o in &origins {
                 match normalize_origin(o) {
@@ -186,6 +190,7 @@ async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {
                 name: name.to_owned(),
                 origins: normalized,
                 threshold,
+                step_up,
                 api_key_hash: hash_api_key(&api_key),
                 created_at: clock::now_secs(),
             };
@@ -199,7 +204,14 @@ async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 for s in &sites {
-                    println!("{}\t{}\tthreshold {}\t{}", s.site_key, s.name, s.threshold, s.origins.join(" "));
+                    println!(
+                        "{}\t{}\tthreshold {}\tstep-up {}\t{}",
+                        s.site_key,
+                        s.name,
+                        s.threshold,
+                        s.step_up.as_str(),
+                        s.origins.join(" ")
+                    );
                 }
             }
         }
@@ -216,7 +228,14 @@ async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {
 }
 
 fn site_out<'a>(s: &'a SiteRecord, api_key: Option<&'a str>) -> SiteOut<'a> {
-    SiteOut { name: &s.name, site_key: &s.site_key, api_key, origins: &s.origins, threshold: s.threshold }
+    SiteOut {
+        name: &s.name,
+        site_key: &s.site_key,
+        api_key,
+        origins: &s.origins,
+        threshold: s.threshold,
+        step_up: s.step_up.as_str(),
+    }
 }
 
 fn print_site(s: &SiteRecord, api_key: Option<&str>, json: bool) {
@@ -231,4 +250,5 @@ fn print_site(s: &SiteRecord, api_key: Option<&str>, json: bool) {
     }
     println!("origins:   {}", s.origins.join(" "));
     println!("threshold: {}", s.threshold);
+    println!("step-up:   {}", s.step_up.as_str());
 }

@@ -178,6 +178,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource(routes::STATS).route(web::get().to(stats)).default_service(web::to(method_not_allowed)))
     .service(web::resource(routes::HEALTH).route(web::get().to(health)).default_service(web::to(method_not_allowed)))
     .service(web::resource(routes::JWKS).route(web::get().to(jwks)).default_service(web::to(method_not_allowed)));
+    crate::compat::configure(cfg, || web::to(method_not_allowed));
 }
 
 /// The answer for anything no route takes.

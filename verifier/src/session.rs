@@ -1,7 +1,20 @@
 //! Sessions: opened by `/init` with a proof of work challenge, scored once by
-//! `/score` into a signed verdict.
+//! `/score` into a signed verdict, or into a step-up challenge first.
+//!
+//! # Step-up
+//!
+//! When the site's policy asks for one (`always`, or `suspicious` and the
+//! score is in the suspicious band or the proof of work ran over the
+//! widget's budget), `/score` stores the would-be verdict with a challenge
+//! ([`PendingVerdict`]) and answers `step_up`. Each answer then takes the
+//! challenge: right lowers the score by `challenge.right_bonus`; wrong raises
+//! it by `challenge.wrong_penalty` and, while attempts are left, answers with
+//! a new challenge; the last wrong answer gets the verdict anyway (phantom
+//! success: the backend sees the score).
 
-use oculto_shared::api::{Classification, ErrorCode, InitRequest, InitResponse, ScoreRequest, ScoreResponse};
+use oculto_shared::api::{
+    Classification, ErrorCode, InitRequest, InitResponse, ScoreRequest, ScoreResponse, StepUp, StepUpAnswer,
+};
 use oculto_shared::pow::{PowChallenge, Prefix, ALGORITHM};
 use oculto_shared::token::Verdict;
 use oculto_shared::SESSION_PREFIX;
@@ -9,10 +22,12 @@ use oculto_shared::SESSION_PREFIX;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::captcha::{self, Answered};
+use crate::challenge::{captchetat_spec, Lang};
 use crate::error::ApiError;
 use crate::score::{self, Evidence, PowOutcome};
 use crate::sites::{hostname_of, normalize_origin, test_keys};
-use crate::store::{ClaimError, SessionRecord, VerdictRecord};
+use crate::store::{ClaimError, PendingVerdict, SessionRecord, StepUpPolicy, VerdictRecord};
 use crate::{clock, random, State};
 
 /// Longest `action`.
@@ -113,11 +128,15 @@ pub async fn open(
     Ok(InitResponse { session_id, challenge, expires_at })
 }
 
-/// Scores a session once and signs the verdict. Whatever the score, the
-/// answer has the same shape: a bot is never told it failed.
+/// Scores a session once and signs the verdict, or answers a step-up
+/// challenge first. Whatever the score, the answer has the same shape: a bot
+/// is never told it failed.
 pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Result<ScoreResponse, ApiError> {
     if req.session_id.is_empty() {
         return Err(ApiError::bad_request("session_id is required"));
+    }
+    if let Some(answer) = req.answer {
+        return answer_step_up(state, &req.session_id, answer, req.binding_secret.as_deref(), origin).await;
     }
     req.signals.validate().map_err(|e| ApiError::new(ErrorCode::InvalidSignals, format!("signals: {e}")))?;
     let now_ms = clock::now_ms();
@@ -125,10 +144,7 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
     // from elsewhere cannot burn a session it does not own.
     let peeked = state.store.peek_session(&req.session_id).await?;
     let peeked = peeked.ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
-    let hostname = allowed_hostname(state, &peeked.site_key, origin)?;
-    if test_keys::site(&peeked.site_key).is_none() && hostname != peeked.hostname {
-        return Err(origin_refused("the session was opened from another origin"));
-    }
+    check_origin(state, &peeked.site_key, &peeked.hostname, origin)?;
     if !binding_matches(peeked.binding.as_deref(), req.binding_secret.as_deref()) {
         // Answered like an unknown session: whoever lacks the secret learns
         // nothing about it, and the session stays usable by its page.
@@ -155,30 +171,154 @@ pub async fn score(state: &State, req: ScoreRequest, origin: Option<&str>) -> Re
         flooded: session.flooded,
     };
     let mut result = score::score(&evidence);
-    if let Some(forced) = test_keys::site(&session.site_key) {
+    let forced = test_keys::site(&session.site_key);
+    if let Some(forced) = forced {
         result = score::Score { value: forced.score(), reasons: Vec::new() };
     }
-    let now = now_ms / 1000;
-    let exp = now + state.config.token_ttl_secs;
-    let claims = Verdict {
-        iss: state.config.issuer.clone(),
-        sub: session.site_key.clone(),
-        jti: random::ordered_id(""),
-        sid: session.id.clone(),
-        iat: now,
-        exp,
-        score: result.value,
-        cls: Classification::from_score(result.value),
+    let pending = PendingVerdict {
+        session_id: session.id,
+        binding: session.binding,
         hostname: session.hostname,
         action: session.action,
         cdata: session.cdata,
+        score: result.value,
+        reasons: result.codes(),
+        attempts_left: state.config.challenge.attempts,
+        refreshes_left: state.config.challenge.refreshes,
+    };
+    let policy = match forced {
+        Some(_) => StepUpPolicy::Never,
+        None => state.sites.by_site_key(&session.site_key).map(|s| s.step_up).unwrap_or_default(),
+    };
+    let wants_step_up = match policy {
+        StepUpPolicy::Never => false,
+        StepUpPolicy::Always => true,
+        StepUpPolicy::Suspicious => {
+            Classification::from_score(result.value) == Classification::Suspicious || pow == PowOutcome::GaveUp
+        }
+    };
+    if wants_step_up {
+        return step_up(state, session.site_key, pending).await;
+    }
+    sign(state, session.site_key, pending).await
+}
+
+/// Refuses a page whose origin is not the session's.
+fn check_origin(state: &State, site_key: &str, hostname: &str, origin: Option<&str>) -> Result<(), ApiError> {
+    let from = allowed_hostname(state, site_key, origin)?;
+    if test_keys::site(site_key).is_none() && from != hostname {
+        return Err(origin_refused("the session was opened from another origin"));
+    }
+    Ok(())
+}
+
+/// Makes a challenge for a pending verdict and answers with it.
+async fn step_up(state: &State, site_key: String, pending: PendingVerdict) -> Result<ScoreResponse, ApiError> {
+    let name = format!("{}EN", state.config.challenge.step_up_type);
+    let (spec, _) = captchetat_spec(&name)
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "challenge.step_up_type is not a CaptchEtat type"))?;
+    let (attempts_left, refreshes_left) = (pending.attempts_left, pending.refreshes_left);
+    let made = captcha::make_text(state, spec, Lang::En, Some(site_key), Some(pending)).await?;
+    let id = &made.record.id;
+    let step_up = StepUp {
+        challenge_id: id.clone(),
+        kind: "image".into(),
+        image: Some(made.data_url()),
+        audio: Some(oculto_shared::api::routes::CHALLENGE_AUDIO.replace("{id}", id)),
+        prompt: "Type the characters you see in the image, or play the audio and type what you hear.".into(),
+        length: u8::try_from(made.record.answer.len()).unwrap_or(u8::MAX),
+        attempts_left,
+        refreshes_left,
+        expires_at: made.record.expires_at,
+    };
+    Ok(ScoreResponse { verdict: None, expires_at: None, step_up: Some(step_up) })
+}
+
+/// Takes a step-up answer (or a refresh) for a session.
+async fn answer_step_up(
+    state: &State,
+    session_id: &str,
+    answer: StepUpAnswer,
+    binding_secret: Option<&str>,
+    origin: Option<&str>,
+) -> Result<ScoreResponse, ApiError> {
+    if answer.code.len() > 64 {
+        return Err(ApiError::bad_request("answer.code must be at most 64 bytes"));
+    }
+    let not_found = || ApiError::new(ErrorCode::ChallengeNotFound, "no such challenge for this session");
+    // Checked on the stored challenge before it is taken, so that nobody
+    // but the session's page can use it up.
+    let peeked = if captcha::plausible_id(&answer.challenge_id) {
+        state.store.peek_challenge(&answer.challenge_id).await?
+    } else {
+        None
+    };
+    let peeked = peeked.ok_or_else(not_found)?;
+    let (Some(site_key), Some(pending)) = (peeked.site_key.as_deref(), peeked.step_up.as_ref()) else {
+        return Err(not_found());
+    };
+    if pending.session_id != session_id || !binding_matches(pending.binding.as_deref(), binding_secret) {
+        return Err(not_found());
+    }
+    check_origin(state, site_key, &pending.hostname, origin)?;
+    if answer.refresh && pending.refreshes_left == 0 {
+        return Err(ApiError::bad_request("no new challenges left for this session: answer this one"));
+    }
+    let taken = captcha::answer(state, &answer.challenge_id, &answer.code, |c| c.id == peeked.id).await?;
+    let (record, right) = match taken {
+        Answered::Gone => return Err(not_found()),
+        Answered::Expired => {
+            return Err(ApiError::new(ErrorCode::ChallengeExpired, "this challenge expired; start a new session"))
+        }
+        Answered::Checked { record, right } => (record, right),
+    };
+    let record = *record;
+    let (Some(site_key), Some(mut pending)) = (record.site_key, record.step_up) else { return Err(not_found()) };
+    let rules = &state.config.challenge;
+    if answer.refresh {
+        pending.refreshes_left -= 1;
+        return step_up(state, site_key, pending).await;
+    }
+    if right {
+        pending.score = pending.score.saturating_sub(rules.right_bonus);
+        pending.reasons.push("step_up_passed".into());
+        return sign(state, site_key, pending).await;
+    }
+    pending.score = pending.score.saturating_add(rules.wrong_penalty).min(100);
+    pending.attempts_left = pending.attempts_left.saturating_sub(1);
+    if !pending.reasons.iter().any(|r| r == "step_up_wrong") {
+        pending.reasons.push("step_up_wrong".into());
+    }
+    if pending.attempts_left > 0 {
+        return step_up(state, site_key, pending).await;
+    }
+    pending.reasons.push("step_up_failed".into());
+    sign(state, site_key, pending).await
+}
+
+/// Signs the verdict of a session and remembers it for `/verify`.
+async fn sign(state: &State, site_key: String, v: PendingVerdict) -> Result<ScoreResponse, ApiError> {
+    let now = clock::now_secs();
+    let exp = now + state.config.token_ttl_secs;
+    let claims = Verdict {
+        iss: state.config.issuer.clone(),
+        sub: site_key.clone(),
+        jti: random::ordered_id(""),
+        sid: v.session_id.clone(),
+        iat: now,
+        exp,
+        score: v.score,
+        cls: Classification::from_score(v.score),
+        hostname: v.hostname,
+        action: v.action,
+        cdata: v.cdata,
     };
     let token = state.keys.get().sign(&claims);
     let record = VerdictRecord {
-        session_id: session.id,
-        site_key: session.site_key,
-        score: result.value,
-        reasons: result.codes(),
+        session_id: v.session_id,
+        site_key,
+        score: v.score,
+        reasons: v.reasons,
         purge_after: exp + 120,
     };
     state.store.record_verdict(record, now).await?;

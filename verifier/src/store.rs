@@ -8,6 +8,9 @@
 pub mod sqlite;
 
 use oculto_shared::api::{Classification, Distribution, RecentVerification, StatsDistribution, UsageMonth};
+use serde::{Deserialize, Serialize};
+
+use crate::challenge::{Check, Lang};
 
 /// A store failure: the store cannot be reached or refused to work. Never a
 /// reason to answer "valid".
@@ -29,10 +32,90 @@ pub struct SiteRecord {
     pub origins: Vec<String>,
     /// Scores above this are not `valid`.
     pub threshold: u8,
+    /// When the widget shows a step-up challenge.
+    pub step_up: StepUpPolicy,
     /// SHA-256 of the API key.
     pub api_key_hash: [u8; 32],
     /// Seconds since the epoch.
     pub created_at: u64,
+}
+
+/// When a site's visitors get a step-up challenge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StepUpPolicy {
+    /// Never: every session gets its verdict at once.
+    Never,
+    /// When the score is `suspicious`, or the proof of work ran over the
+    /// widget's energy budget.
+    #[default]
+    Suspicious,
+    /// Every session.
+    Always,
+}
+
+impl StepUpPolicy {
+    /// The policy's name, as stored and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::Suspicious => "suspicious",
+            Self::Always => "always",
+        }
+    }
+
+    /// The policy named `s`; an unknown name is the default.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "never" => Self::Never,
+            "always" => Self::Always,
+            _ => Self::Suspicious,
+        }
+    }
+}
+
+/// A challenge waiting for its answer, stored whole and taken once: every
+/// answer, right or wrong, uses it up. The answer never leaves the verifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// `ch_...`.
+    pub id: String,
+    /// The site it was made for; `None` for the CaptchEtat endpoints, which
+    /// take no site key.
+    pub site_key: Option<String>,
+    /// The expected answer, as [`Check::matches`] compares it.
+    pub answer: String,
+    /// How the answer is compared.
+    pub check: Check,
+    /// The language of its audio.
+    pub lang: Lang,
+    /// Seconds since the epoch.
+    pub expires_at: u64,
+    /// For a step-up: the verdict waiting on the answer.
+    pub step_up: Option<PendingVerdict>,
+}
+
+/// What a step-up session carries from challenge to challenge until it gets
+/// its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingVerdict {
+    /// The session, `co_...`.
+    pub session_id: String,
+    /// The session's binding, checked again on each answer.
+    pub binding: Option<String>,
+    /// Hostname of the page.
+    pub hostname: String,
+    /// The page's action.
+    pub action: Option<String>,
+    /// The page's customer data.
+    pub cdata: Option<String>,
+    /// The score before the challenge.
+    pub score: u8,
+    /// Its reasons.
+    pub reasons: Vec<String>,
+    /// Answers left, this challenge's included.
+    pub attempts_left: u8,
+    /// New challenges the session may still ask for.
+    pub refreshes_left: u8,
 }
 
 /// A signing key, private part included.
@@ -276,7 +359,22 @@ impl Store {
         each!(self, s => s.distribution(site_key.to_owned(), month.to_owned()).await)
     }
 
-    /// Deletes expired sessions and token ids.
+    /// Records a challenge until its expiry.
+    pub async fn put_challenge(&self, challenge: ChallengeRecord) -> Result<(), StoreError> {
+        each!(self, s => s.put_challenge(challenge).await)
+    }
+
+    /// A challenge as stored, without using it up (expired ones included).
+    pub async fn peek_challenge(&self, id: &str) -> Result<Option<ChallengeRecord>, StoreError> {
+        each!(self, s => s.peek_challenge(id.to_owned()).await)
+    }
+
+    /// Removes a challenge and returns it; each challenge is taken once.
+    pub async fn take_challenge(&self, id: &str) -> Result<Option<ChallengeRecord>, StoreError> {
+        each!(self, s => s.take_challenge(id.to_owned()).await)
+    }
+
+    /// Deletes expired sessions, token ids and challenges.
     pub async fn purge(&self, now: u64) -> Result<u64, StoreError> {
         each!(self, s => s.purge(now).await)
     }
@@ -335,6 +433,7 @@ pub(crate) mod tests {
             name: "A".into(),
             origins: vec!["https://a.example".into()],
             threshold: 50,
+            step_up: StepUpPolicy::Always,
             api_key_hash: [1; 32],
             created_at: now,
         };
@@ -409,8 +508,38 @@ pub(crate) mod tests {
         let scores: Vec<u8> = store.recent("site_a", 10).await.unwrap().iter().map(|r| r.score).collect();
         assert_eq!(scores, vec![40, 95], "newest first, the oldest replaced");
 
-        // Purging after expiry forgets the token id; before, never.
+        // Challenges are taken once; purging forgets expired ones only.
+        let challenge = |id: &str, expires_at| ChallengeRecord {
+            id: id.into(),
+            site_key: Some("site_a".into()),
+            answer: "5K2P".into(),
+            check: Check::Text(crate::challenge::Kind::Alphanumeric),
+            lang: Lang::Fr,
+            expires_at,
+            step_up: Some(PendingVerdict {
+                session_id: "co_1".into(),
+                binding: None,
+                hostname: "a.example".into(),
+                action: None,
+                cdata: Some("x".into()),
+                score: 40,
+                reasons: vec!["no_pointer".into()],
+                attempts_left: 3,
+                refreshes_left: 5,
+            }),
+        };
+        store.put_challenge(challenge("ch_1", now + 300)).await.unwrap();
+        store.put_challenge(challenge("ch_2", now + 5)).await.unwrap();
+        assert_eq!(store.peek_challenge("ch_1").await.unwrap(), Some(challenge("ch_1", now + 300)));
+        assert_eq!(store.peek_challenge("ch_1").await.unwrap(), Some(challenge("ch_1", now + 300)), "peek keeps it");
+        assert_eq!(store.take_challenge("ch_1").await.unwrap(), Some(challenge("ch_1", now + 300)));
+        assert_eq!(store.take_challenge("ch_1").await.unwrap(), None, "taken once");
+        assert_eq!(store.peek_challenge("ch_1").await.unwrap(), None);
+        assert_eq!(store.take_challenge("ch_none").await.unwrap(), None);
+
+        // Purging after expiry forgets the token id and challenge; before, never.
         store.purge(now + 10).await.unwrap();
+        assert_eq!(store.peek_challenge("ch_2").await.unwrap(), None, "expired challenge purged");
         assert_eq!(store.consume(consumption("j1", "site_a", now, None)).await.unwrap(), Consumed::Replay);
         store.purge(now + 10_000).await.unwrap();
         assert_eq!(store.claim_session("co_1", now).await.unwrap(), Err(ClaimError::NotFound));

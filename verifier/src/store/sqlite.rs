@@ -17,7 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    year_month, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord, StoreError, VerdictRecord,
+    year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord, StepUpPolicy,
+    StoreError, VerdictRecord,
 };
 
 /// Most jobs in one transaction.
@@ -28,7 +29,8 @@ const QUEUE_MAX: usize = 16 * 1024;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sites(
   site_key TEXT PRIMARY KEY, name TEXT NOT NULL, origins TEXT NOT NULL,
-  threshold INTEGER NOT NULL, api_key_hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+  threshold INTEGER NOT NULL, api_key_hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL,
+  step_up TEXT NOT NULL DEFAULT 'suspicious');
 CREATE TABLE IF NOT EXISTS signing_keys(
   kid TEXT PRIMARY KEY, secret BLOB NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER);
 CREATE TABLE IF NOT EXISTS sessions(
@@ -52,6 +54,9 @@ CREATE TABLE IF NOT EXISTS recent(
   session_id TEXT NOT NULL, score INTEGER NOT NULL, cls TEXT NOT NULL, hostname TEXT NOT NULL,
   action TEXT, reasons TEXT NOT NULL,
   PRIMARY KEY(site_key, slot)) WITHOUT ROWID;
+-- Challenges waiting for an answer; `body` is a ChallengeRecord as JSON.
+CREATE TABLE IF NOT EXISTS challenges(id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS challenges_expiry ON challenges(expires_at);
 CREATE TABLE IF NOT EXISTS usage(
   site_key TEXT NOT NULL, ym TEXT NOT NULL,
   inits INTEGER NOT NULL DEFAULT 0, scores INTEGER NOT NULL DEFAULT 0,
@@ -173,6 +178,11 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if has_binding == 0 {
         conn.execute_batch("ALTER TABLE sessions ADD COLUMN binding TEXT")?;
     }
+    let has_step_up: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('sites') WHERE name = 'step_up'", [], |r| r.get(0))?;
+    if has_step_up == 0 {
+        conn.execute_batch("ALTER TABLE sites ADD COLUMN step_up TEXT NOT NULL DEFAULT 'suspicious'")?;
+    }
     // Token ids were keyed by jti alone in `used_tokens`: move them, so that
     // they stay spent.
     let has_used_tokens: i64 =
@@ -257,8 +267,17 @@ impl SqliteStore {
     pub(crate) async fn add_site(&self, s: SiteRecord) -> Result<(), StoreError> {
         self.call(move |c, _| {
             c.execute(
-                "INSERT INTO sites(site_key, name, origins, threshold, api_key_hash, created_at) VALUES(?,?,?,?,?,?)",
-                params![s.site_key, s.name, s.origins.join(" "), s.threshold, &s.api_key_hash[..], s.created_at],
+                "INSERT INTO sites(site_key, name, origins, threshold, step_up, api_key_hash, created_at)
+                 VALUES(?,?,?,?,?,?,?)",
+                params![
+                    s.site_key,
+                    s.name,
+                    s.origins.join(" "),
+                    s.threshold,
+                    s.step_up.as_str(),
+                    &s.api_key_hash[..],
+                    s.created_at
+                ],
             )
             .map(drop)
         })
@@ -268,16 +287,19 @@ impl SqliteStore {
     pub(crate) async fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
         self.call(|c, _| {
             let mut st = c.prepare_cached(
-                "SELECT site_key, name, origins, threshold, api_key_hash, created_at FROM sites ORDER BY created_at, site_key",
+                "SELECT site_key, name, origins, threshold, api_key_hash, created_at, step_up FROM sites
+                 ORDER BY created_at, site_key",
             )?;
             let rows = st.query_map([], |r| {
                 let origins: String = r.get(2)?;
                 let hash: Vec<u8> = r.get(4)?;
+                let step_up: String = r.get(6)?;
                 Ok(SiteRecord {
                     site_key: r.get(0)?,
                     name: r.get(1)?,
                     origins: origins.split_whitespace().map(String::from).collect(),
                     threshold: r.get(3)?,
+                    step_up: StepUpPolicy::parse(&step_up),
                     api_key_hash: hash.try_into().unwrap_or([0; 32]),
                     created_at: r.get(5)?,
                 })
@@ -514,9 +536,40 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn put_challenge(&self, ch: ChallengeRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&ch).map_err(unavailable)?;
+        self.call(move |c, _| {
+            c.prepare_cached("INSERT INTO challenges(id, expires_at, body) VALUES(?,?,?)")?
+                .execute(params![ch.id, ch.expires_at, body])
+                .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn peek_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
+        let body: Option<String> = self
+            .call(move |c, _| {
+                c.prepare_cached("SELECT body FROM challenges WHERE id = ?")?.query_row([id], |r| r.get(0)).optional()
+            })
+            .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(unavailable)).transpose()
+    }
+
+    pub(crate) async fn take_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
+        let body: Option<String> = self
+            .call(move |c, _| {
+                c.prepare_cached("DELETE FROM challenges WHERE id = ? RETURNING body")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+            })
+            .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(unavailable)).transpose()
+    }
+
     pub(crate) async fn purge(&self, now: u64) -> Result<u64, StoreError> {
         self.call(move |c, b| {
             let mut n = c.execute("DELETE FROM spent_tokens WHERE exp < ?", [now.saturating_sub(60)])?;
+            n += c.execute("DELETE FROM challenges WHERE expires_at < ?", [now])?;
             n += c.execute("DELETE FROM sessions WHERE purge_after < ?", [now])?;
             // Only after `recent_keep` was lowered: slots past the ring.
             n += c.execute("DELETE FROM recent WHERE slot >= ?", [b.recent_keep])?;
