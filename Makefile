@@ -52,10 +52,13 @@ wasm:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 
-## bench: /verify throughput, latency and memory (prints figures)
+## bench: /verify throughput, latency and memory; challenge generation; OCR resistance (prints figures)
 bench:
 	@scripts/deps.sh bench
 	bench/verify.sh
+	cargo build --release -p oculto-verifier --bin oculto
+	./target/release/oculto challenge bench
+	bench/ocr.sh
 
 clean:
 	cargo clean

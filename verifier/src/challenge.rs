@@ -18,6 +18,7 @@
 
 pub mod audio;
 pub mod image;
+pub mod measure;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};

@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Measure the step-up challenges.
+    Challenge {
+        #[command(subcommand)]
+        command: ChallengeCommand,
+    },
     /// Solve a proof of work challenge from /init (for curl walkthroughs and
     /// clients without the widget); prints the nonce.
     Pow {
@@ -102,6 +107,12 @@ enum SiteCommand {
 }
 
 #[derive(Subcommand)]
+enum ChallengeCommand {
+    /// Time and size of image and audio challenges of every kind.
+    Bench(oculto_verifier::challenge::measure::BenchArgs),
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Make a new signing key; the old one stays published until its tokens expire.
     Rotate,
@@ -144,6 +155,11 @@ fn main() -> anyhow::Result<()> {
         println!("{nonce}");
         return Ok(());
     }
+    if let Command::Challenge { command } = &cli.command {
+        return match command {
+            ChallengeCommand::Bench(args) => oculto_verifier::challenge::measure::run(args),
+        };
+    }
     let rt = actix_web::rt::System::new();
     match cli.command {
         Command::Serve { .. } => rt.block_on(oculto_verifier::serve(config)),
@@ -160,7 +176,7 @@ fn main() -> anyhow::Result<()> {
             println!("running verifiers pick it up within a second");
             Ok(())
         }),
-        Command::Pow { .. } => Ok(()),
+        Command::Pow { .. } | Command::Challenge { .. } => Ok(()),
     }
 }
 
