@@ -12,20 +12,41 @@ use crate::sites::hash_api_key;
 use crate::store::{SiteRecord, StepUpPolicy, Store, StoreError};
 use crate::{clock, random, verdict, State};
 
-/// The demo site's keys, held in memory for the demo backend.
-pub struct DemoSite {
+/// One demo site's keys, held in memory for the demo backend.
+pub struct DemoKeys {
     /// Its site key.
     pub site_key: String,
     /// Its API key, made anew at each start.
     pub api_key: String,
 }
 
-/// Registers the demo site (or reuses it) for the origins of `port`, with a
-/// fresh API key.
+/// The demo's two sites: the usual one, and one that always asks for a
+/// step-up challenge (`/?challenge=always`), to show what the few people
+/// who get one see.
+pub struct DemoSite {
+    /// Step-up when suspicious, the default.
+    pub main: DemoKeys,
+    /// Step-up always.
+    pub step_up: DemoKeys,
+}
+
+/// Registers the demo sites (or reuses them) for the origins of `port`, with
+/// fresh API keys.
 pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
-    let api_key = random::secret(oculto_shared::API_KEY_PREFIX);
     let origins = vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
-    let existing = store.sites().await?.into_iter().find(|s| s.name == "demo" && s.origins == origins);
+    let main = prepare_one(store, "demo", &origins, StepUpPolicy::Suspicious).await?;
+    let step_up = prepare_one(store, "demo (step-up always)", &origins, StepUpPolicy::Always).await?;
+    Ok(DemoSite { main, step_up })
+}
+
+async fn prepare_one(
+    store: &Store,
+    name: &str,
+    origins: &[String],
+    step_up: StepUpPolicy,
+) -> Result<DemoKeys, StoreError> {
+    let api_key = random::secret(oculto_shared::API_KEY_PREFIX);
+    let existing = store.sites().await?.into_iter().find(|s| s.name == name && s.origins == origins);
     let site_key = match existing {
         Some(site) => {
             store.set_api_key_hash(&site.site_key, hash_api_key(&api_key)).await?;
@@ -36,10 +57,10 @@ pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
             store
                 .add_site(SiteRecord {
                     site_key: site_key.clone(),
-                    name: "demo".into(),
-                    origins,
+                    name: name.into(),
+                    origins: origins.to_vec(),
                     threshold: 50,
-                    step_up: StepUpPolicy::Suspicious,
+                    step_up,
                     api_key_hash: hash_api_key(&api_key),
                     created_at: clock::now_secs(),
                 })
@@ -47,7 +68,7 @@ pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
             site_key
         }
     };
-    Ok(DemoSite { site_key, api_key })
+    Ok(DemoKeys { site_key, api_key })
 }
 
 fn escape(s: &str) -> String {
@@ -75,7 +96,9 @@ async fn page(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     };
     let info = req.connection_info();
     let verifier = format!("{}://{}", info.scheme(), info.host());
-    html(text.replace("__SITE_KEY__", &demo.site_key).replace("__VERIFIER__", &escape(&verifier)))
+    let always = req.query_string().split('&').any(|p| p == "challenge=always");
+    let keys = if always { &demo.step_up } else { &demo.main };
+    html(text.replace("__SITE_KEY__", &keys.site_key).replace("__VERIFIER__", &escape(&verifier)))
 }
 
 /// `POST /demo/submit`: what a site's backend does with the form.
@@ -83,7 +106,11 @@ async fn submit(state: web::Data<State>, form: Input<std::collections::HashMap<S
     let Some(demo) = &state.demo else { return HttpResponse::NotFound().finish() };
     let token = form.0.get(FORM_FIELD).map(String::as_str);
     let name = form.0.get("name").map(String::as_str).unwrap_or("");
-    let body = match verdict::check(&state, token, Some(&demo.api_key), None).await {
+    // Which of the demo's sites the token says it is for picks the API key;
+    // the check itself trusts nothing in it.
+    let sub = token.and_then(|t| oculto_shared::token::decode(t).ok()).map(|p| p.claims.sub);
+    let keys = if sub.as_deref() == Some(demo.step_up.site_key.as_str()) { &demo.step_up } else { &demo.main };
+    let body = match verdict::check(&state, token, Some(&keys.api_key), None).await {
         Ok(v) => {
             let cls = v.classification.as_str();
             let reasons = if v.reasons.is_empty() { "none".to_owned() } else { v.reasons.join(", ") };

@@ -116,7 +116,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if state.config.demo {
         let d = demo::prepare(&state.store, addr.port()).await?;
         state.refresh().await?;
-        tracing::info!(site_key = %d.site_key, "demo site ready");
+        tracing::info!(site_key = %d.main.site_key, step_up_site_key = %d.step_up.site_key, "demo sites ready");
         state.demo = Some(d);
     }
     let state = web::Data::new(state);
