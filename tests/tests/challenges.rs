@@ -620,3 +620,24 @@ fn generate_and_validate_are_limited_per_site_key_failures_included() {
     assert_detail(&validate(&v, &site.site_key, &ids[1], &right), 429);
     assert!(stored(&v, &ids[1]).is_some(), "a refused call does not use the challenge up");
 }
+
+#[test]
+fn a_right_code_sent_many_times_at_once_is_accepted_once() {
+    let v = Verifier::new().start();
+    let image = v.get(routes::CAPTCHETAT).query("get", "image").query("c", "captchaFR").send();
+    let uuid = image.header("x-captcha-uuid").expect("a uuid header").to_owned();
+    let code = answer_of(&v, &uuid);
+    let barrier = std::sync::Barrier::new(32);
+    let accepted = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..32)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    v.post(routes::CAPTCHETAT_VALIDATE).json(&json!({"uuid": uuid, "code": code})).assert_ok()
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().expect("no panic")).filter(|answer| *answer == json!(true)).count()
+    });
+    assert_eq!(accepted, 1);
+}
