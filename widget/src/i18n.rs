@@ -25,8 +25,15 @@ pub struct Texts {
     pub region: &'static str,
     /// The privacy link.
     pub privacy: &'static str,
-    /// Step-up: what to do with the image.
-    pub step_up_prompt: &'static str,
+    /// Step-up: announced when a challenge appears.
+    pub step_up_needed: &'static str,
+    /// Step-up: announced after a wrong answer, with the next challenge.
+    pub step_up_wrong: &'static str,
+    /// Step-up: announced after "new challenge".
+    pub step_up_new: &'static str,
+    /// Step-up: the image's accessible name; `{n}` is the number of
+    /// characters. What to do, never the answer.
+    pub step_up_image: &'static str,
     /// Step-up: the text field's label.
     pub step_up_input: &'static str,
     /// Step-up: a new challenge.
@@ -35,6 +42,8 @@ pub struct Texts {
     pub step_up_audio: &'static str,
     /// Step-up: send the answer.
     pub step_up_submit: &'static str,
+    /// Step-up: the audio could not be fetched or played.
+    pub step_up_audio_failed: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -48,11 +57,15 @@ const EN: Texts = Texts {
     retry: "Retry",
     region: "Human verification",
     privacy: "Privacy",
-    step_up_prompt: "Type the characters shown in the image, or listen to them.",
+    step_up_needed: "Verification needed: type the characters you see or hear.",
+    step_up_wrong: "That was not right, try again.",
+    step_up_new: "New challenge shown.",
+    step_up_image: "Distorted characters: type the {n} characters you see, or play the audio.",
     step_up_input: "Characters",
     step_up_refresh: "New challenge",
-    step_up_audio: "Listen",
-    step_up_submit: "Check",
+    step_up_audio: "Play audio",
+    step_up_submit: "Verify",
+    step_up_audio_failed: "The audio could not be played.",
 };
 
 const FR: Texts = Texts {
@@ -66,11 +79,15 @@ const FR: Texts = Texts {
     retry: "Réessayer",
     region: "Vérification humaine",
     privacy: "Confidentialité",
-    step_up_prompt: "Saisissez les caractères de l'image, ou écoutez-les.",
+    step_up_needed: "Vérification nécessaire\u{a0}: saisissez les caractères que vous voyez ou entendez.",
+    step_up_wrong: "Ce n'était pas correct, réessayez.",
+    step_up_new: "Nouveau défi affiché.",
+    step_up_image: "Caractères déformés\u{a0}: saisissez les {n} caractères que vous voyez, ou écoutez l'audio.",
     step_up_input: "Caractères",
     step_up_refresh: "Nouveau défi",
-    step_up_audio: "Écouter",
-    step_up_submit: "Valider",
+    step_up_audio: "Écouter l'audio",
+    step_up_submit: "Vérifier",
+    step_up_audio_failed: "L'audio n'a pas pu être lu.",
 };
 
 const ZH: Texts = Texts {
@@ -84,11 +101,15 @@ const ZH: Texts = Texts {
     retry: "重试",
     region: "人机验证",
     privacy: "隐私",
-    step_up_prompt: "请输入图片中的字符，或收听语音。",
+    step_up_needed: "需要验证：请输入您看到或听到的字符。",
+    step_up_wrong: "输入有误，请重试。",
+    step_up_new: "已显示新的验证码。",
+    step_up_image: "扭曲的字符：请输入您看到的 {n} 个字符，或播放音频。",
     step_up_input: "字符",
     step_up_refresh: "换一个",
-    step_up_audio: "收听",
-    step_up_submit: "确认",
+    step_up_audio: "播放音频",
+    step_up_submit: "验证",
+    step_up_audio_failed: "无法播放音频。",
 };
 
 const ES: Texts = Texts {
@@ -102,11 +123,15 @@ const ES: Texts = Texts {
     retry: "Reintentar",
     region: "Verificación humana",
     privacy: "Privacidad",
-    step_up_prompt: "Escribe los caracteres de la imagen, o escúchalos.",
+    step_up_needed: "Se necesita verificación: escribe los caracteres que ves u oyes.",
+    step_up_wrong: "No era correcto, inténtalo de nuevo.",
+    step_up_new: "Se muestra un nuevo desafío.",
+    step_up_image: "Caracteres distorsionados: escribe los {n} caracteres que ves, o reproduce el audio.",
     step_up_input: "Caracteres",
     step_up_refresh: "Nuevo desafío",
-    step_up_audio: "Escuchar",
-    step_up_submit: "Comprobar",
+    step_up_audio: "Reproducir audio",
+    step_up_submit: "Verificar",
+    step_up_audio_failed: "No se pudo reproducir el audio.",
 };
 
 const DE: Texts = Texts {
@@ -120,11 +145,15 @@ const DE: Texts = Texts {
     retry: "Erneut versuchen",
     region: "Menschliche Bestätigung",
     privacy: "Datenschutz",
-    step_up_prompt: "Geben Sie die Zeichen im Bild ein oder hören Sie sie an.",
+    step_up_needed: "Bestätigung nötig: Geben Sie die Zeichen ein, die Sie sehen oder hören.",
+    step_up_wrong: "Das war nicht richtig, bitte versuchen Sie es erneut.",
+    step_up_new: "Neue Aufgabe angezeigt.",
+    step_up_image: "Verzerrte Zeichen: Geben Sie die {n} Zeichen ein, die Sie sehen, oder spielen Sie das Audio ab.",
     step_up_input: "Zeichen",
     step_up_refresh: "Neue Aufgabe",
-    step_up_audio: "Anhören",
+    step_up_audio: "Audio abspielen",
     step_up_submit: "Prüfen",
+    step_up_audio_failed: "Das Audio konnte nicht abgespielt werden.",
 };
 
 /// The texts for a language tag (`fr`, `fr-CA`, `zh-Hans-CN`...); English
@@ -137,6 +166,16 @@ pub fn texts(tag: &str) -> &'static Texts {
         "es" => &ES,
         "de" => &DE,
         _ => &EN,
+    }
+}
+
+/// The language of a step-up's audio for a language tag: `fr` for French,
+/// else `en` (the two the verifier speaks).
+pub fn audio_language(tag: &str) -> &'static str {
+    if std::ptr::eq(texts(tag), &FR) {
+        "fr"
+    } else {
+        "en"
     }
 }
 
@@ -153,4 +192,26 @@ pub fn pick(option: Option<&str>) -> String {
         .and_then(|e| e.get_attribute("lang"))
         .filter(|l| !l.is_empty());
     page.or_else(|| window.and_then(|w| w.navigator().language())).unwrap_or_else(|| "en".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_says_how_many_characters() {
+        for tag in ["en", "fr", "zh", "es", "de"] {
+            let t = texts(tag);
+            assert!(t.step_up_image.contains("{n}"), "{tag}");
+            assert!(!t.step_up_needed.is_empty() && !t.step_up_wrong.is_empty(), "{tag}");
+        }
+    }
+
+    #[test]
+    fn audio_is_french_or_english() {
+        assert_eq!(audio_language("fr-CA"), "fr");
+        assert_eq!(audio_language("FR"), "fr");
+        assert_eq!(audio_language("de"), "en");
+        assert_eq!(audio_language(""), "en");
+    }
 }

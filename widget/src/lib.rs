@@ -14,7 +14,10 @@
 //!    worker when the page allows one;
 //! 3. posts the signals and the solution to `/score` ([`client`]) and puts the
 //!    verdict token into the form's hidden `_co_verdict` field;
-//! 4. keeps that token fresh: a new one before it expires, and a new one after
+//! 4. when `/score` asks for a step-up instead, shows the challenge (image on
+//!    the canvas, audio, [`challenge`]), holds the form's submit, and posts
+//!    each answer to `/score` until a verdict comes;
+//! 5. keeps that token fresh: a new one before it expires, and a new one after
 //!    each submit, so a form sent twice never carries a spent token.
 //!
 //! The widget shows success whatever the verdict says: only the site's
@@ -29,6 +32,7 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
     // own instance of the module, with their own memory.
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
+pub mod challenge;
 pub mod client;
 pub mod collect;
 pub mod i18n;
@@ -40,7 +44,7 @@ pub mod ui;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use oculto_shared::api::{routes, InitRequest, InitResponse, ScoreRequest, ScoreResponse};
+use oculto_shared::api::{routes, InitRequest, InitResponse, ScoreRequest, ScoreResponse, StepUp, StepUpAnswer};
 use oculto_shared::pow::PowSolution;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -50,13 +54,16 @@ use crate::client::ClientError;
 use crate::collect::Collector;
 use crate::listen::Listener;
 use crate::timer::Timeout;
-use crate::ui::{ErrorText, Ui, View};
+use crate::ui::{ErrorText, Note, Ui, View};
 
 /// Tokens are refreshed this long before they expire, seconds.
 const REFRESH_BEFORE_EXPIRY_S: f64 = 30.0;
 /// After a submit, the spent token is replaced after this delay, ms: long
 /// enough for a classic form post to leave the page first.
 const RESUBMIT_REFRESH_MS: i32 = 1_500;
+/// A step-up challenge is replaced this long before it expires, seconds, so
+/// an answer never arrives just too late.
+const CHALLENGE_MARGIN_S: f64 = 5.0;
 
 /// The widget's settings, as the loader normalizes them.
 #[derive(Debug, Clone)]
@@ -146,9 +153,26 @@ impl Options {
 enum Phase {
     Idle,
     Working,
+    StepUp,
     Verified { token: String, submitted: bool },
     Expired,
     Failed,
+}
+
+/// A scored session: `/score`'s answer and what it takes to answer again.
+struct Scored {
+    response: ScoreResponse,
+    session_id: String,
+    secret: String,
+}
+
+/// A step-up challenge on show, with the session it belongs to.
+struct Challenge {
+    session_id: String,
+    secret: String,
+    step: StepUp,
+    /// Starts over with a new session shortly before the challenge expires.
+    _expiry: Option<Timeout>,
 }
 
 /// A session opened and solved ahead of `/score`.
@@ -181,6 +205,19 @@ struct Inner {
     preparing: Cell<bool>,
     /// Interactions seen when the current token was made.
     activity_at_token: Cell<usize>,
+    /// The step-up challenge on show, if any.
+    challenge: RefCell<Option<Challenge>>,
+    /// An answer (or refresh) is on its way to `/score`.
+    answering: Cell<bool>,
+    /// The current token came from an answered challenge: it already
+    /// reflects a person, so a submit does not score again.
+    stepped_up: Cell<bool>,
+    /// The focus was in the step-up area when it went away (to start over):
+    /// the next challenge takes it back.
+    refocus: Cell<bool>,
+    /// `en` or `fr`: the step-up audio's language.
+    audio_language: &'static str,
+    audio: RefCell<challenge::Player>,
 }
 
 /// One widget on the page. Dropping it (`remove()`) takes its listeners,
@@ -227,11 +264,9 @@ impl Widget {
         };
         let language = i18n::pick(Some(&opts.language));
         let texts = i18n::texts(&language);
-        let ui = if opts.size == "invisible" {
-            None
-        } else {
-            Some(Rc::new(Ui::new(&host, texts, &opts.theme, opts.size == "compact")?))
-        };
+        // An invisible widget builds its elements too, hidden: a step-up
+        // challenge has to be shown.
+        let ui = Some(Rc::new(Ui::new(&host, texts, &opts.theme, &opts.size)?));
         let inner = Rc::new(Inner {
             collector: Collector::start(&window),
             opts,
@@ -250,6 +285,12 @@ impl Widget {
             prepared: RefCell::new(None),
             preparing: Cell::new(false),
             activity_at_token: Cell::new(0),
+            challenge: RefCell::new(None),
+            answering: Cell::new(false),
+            stepped_up: Cell::new(false),
+            refocus: Cell::new(false),
+            audio_language: i18n::audio_language(&language),
+            audio: RefCell::new(challenge::Player::default()),
         });
         Inner::wire(&inner, &window);
         Ok(Widget { inner })
@@ -303,6 +344,8 @@ impl Widget {
     pub fn remove(self) {
         self.inner.listeners.borrow_mut().clear();
         self.inner.expiry.borrow_mut().take();
+        self.inner.challenge.borrow_mut().take();
+        self.inner.audio.borrow_mut().close();
         if let Some(ui) = &self.inner.ui {
             ui.remove();
         }
@@ -361,7 +404,21 @@ impl Inner {
 
     fn clear(this: &Rc<Self>) {
         this.expiry.borrow_mut().take();
+        this.drop_challenge();
         this.set_field("");
+    }
+
+    /// Forgets the challenge on show, if any; a focus inside it moves to the
+    /// checkbox (never to the page's body) until the next challenge.
+    fn drop_challenge(&self) {
+        if self.challenge.borrow_mut().take().is_none() {
+            return;
+        }
+        self.audio.borrow_mut().forget();
+        if let Some(ui) = self.ui.as_ref().filter(|ui| ui.focus_in_step_up()) {
+            ui.focus_check();
+            self.refocus.set(true);
+        }
     }
 
     /// Listens for the first interaction, the checkbox, retry and submit.
@@ -394,6 +451,29 @@ impl Inner {
                 }));
             }
         }
+        if let Some(ui) = &this.ui {
+            let su = &ui.step_up;
+            let on = |target: &web_sys::EventTarget, name: &'static str, f: fn(&Rc<Inner>, web_sys::Event)| {
+                let weak = weak.clone();
+                Listener::intercept(target, name, move |e| {
+                    if let Some(inner) = weak.upgrade() {
+                        f(&inner, e);
+                    }
+                })
+            };
+            ls.push(on(su.submit.as_ref(), "click", |inner, _| Inner::answer(inner, false)));
+            ls.push(on(su.refresh.as_ref(), "click", |inner, _| Inner::answer(inner, true)));
+            ls.push(on(su.audio.as_ref(), "click", |inner, _| Inner::play_audio(inner)));
+            ls.push(on(su.input.as_ref(), "keydown", |inner, e| {
+                let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
+                // Enter answers (the field is outside the page's form, so
+                // it would submit nothing); not while an IME composes.
+                if k.key() == "Enter" && !k.is_composing() {
+                    e.prevent_default();
+                    Inner::answer(inner, false);
+                }
+            }));
+        }
         if let Some(form) = &this.form {
             // On the window, bubbling: it runs after the page's own submit
             // handlers, so it knows whether the page took the submit over.
@@ -413,7 +493,9 @@ impl Inner {
     /// Whether the current token was made before most of what the person
     /// did, with a solved session ready to score everything.
     fn should_rescore(&self) -> bool {
-        self.prepared.borrow().is_some() && self.collector.activity() > self.activity_at_token.get()
+        !self.stepped_up.get()
+            && self.prepared.borrow().is_some()
+            && self.collector.activity() > self.activity_at_token.get()
     }
 
     fn on_submit(this: &Rc<Self>, e: &web_sys::Event) {
@@ -454,18 +536,33 @@ impl Inner {
             js_sys::Reflect::get(e, &"submitter".into()).ok().and_then(|s| s.dyn_into::<HtmlElement>().ok());
         *this.pending_submitter.borrow_mut() = Some(submitter);
         this.hold_submit(true);
+        if *this.phase.borrow() == Phase::StepUp {
+            // The challenge is what the submit waits for.
+            if let Some(ui) = &this.ui {
+                ui.focus_answer();
+            }
+            return;
+        }
         Inner::start(this);
     }
 
-    /// Starts making a token unless one is being made.
+    /// Starts making a token unless one is being made (or a challenge is
+    /// waiting for its answer).
     fn start(this: &Rc<Self>) {
         this.started.set(true);
-        if *this.phase.borrow() == Phase::Working {
+        if matches!(*this.phase.borrow(), Phase::Working | Phase::StepUp) {
             return;
         }
+        Inner::begin(this);
+    }
+
+    /// Makes a token from a new session, dropping any challenge on show.
+    fn begin(this: &Rc<Self>) {
         *this.phase.borrow_mut() = Phase::Working;
+        this.stepped_up.set(false);
         this.set_field("");
         this.hold_submit(true);
+        this.drop_challenge();
         this.show(View::Verifying(0.0));
         let inner = this.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -502,20 +599,22 @@ impl Inner {
     }
 
     /// `/init`, proof of work, `/score`.
-    async fn cycle(&self) -> Result<ScoreResponse, ClientError> {
+    async fn cycle(&self) -> Result<Scored, ClientError> {
         let prepared = match self.take_prepared() {
             Some(p) => p,
             None => self.prepare(true).await?,
         };
         let req = ScoreRequest {
-            session_id: prepared.init.session_id.clone(),
+            session_id: prepared.init.session_id,
             pow: prepared.pow,
             pow_gave_up_ms: prepared.gave_up_ms,
             signals: self.collector.snapshot(),
             answer: None,
             binding_secret: Some(prepared.secret),
         };
-        client::post(&self.opts.verifier, routes::SCORE, &req, client::read_score).await
+        let response = client::post(&self.opts.verifier, routes::SCORE, &req, client::read_score).await?;
+        let (session_id, secret) = (req.session_id, req.binding_secret.unwrap_or_default());
+        Ok(Scored { response, session_id, secret })
     }
 
     /// Opens a session and solves its proof of work; `visible` shows the
@@ -560,51 +659,196 @@ impl Inner {
         Ok(Prepared { init, secret, pow, gave_up_ms })
     }
 
-    fn finish(this: &Rc<Self>, result: Result<ScoreResponse, ClientError>) {
-        let waiters = std::mem::take(&mut *this.waiters.borrow_mut());
+    fn finish(this: &Rc<Self>, result: Result<Scored, ClientError>) {
         match result {
-            Ok(ScoreResponse { verdict: Some(token), expires_at, .. }) => {
-                this.set_field(&token);
-                this.activity_at_token.set(this.collector.activity());
-                *this.phase.borrow_mut() = Phase::Verified { token: token.clone(), submitted: false };
-                this.show(View::Verified);
-                this.hold_submit(false);
-                Inner::schedule_expiry(this, expires_at);
-                let detail = JsValue::from_str(&token);
-                for (resolve, _) in waiters {
-                    let _ = resolve.call1(&JsValue::NULL, &detail);
-                }
-                this.emit("oculto:verified", &detail);
-                let submitter = this.pending_submitter.borrow_mut().take();
-                if let (Some(submitter), Some(form)) = (submitter, &this.form) {
-                    let _ = form.request_submit_with_submitter(submitter.as_ref()).or_else(|_| form.request_submit());
-                } else {
-                    Inner::prepare_next(this);
-                }
+            Ok(Scored { response: ScoreResponse { step_up: Some(step), .. }, session_id, secret }) => {
+                Inner::show_challenge(this, session_id, secret, step, Note::Needed);
             }
-            other => {
-                let err = match other {
-                    Err(e) => e,
-                    Ok(_) => ClientError::Protocol,
-                };
-                let code = err.code();
-                *this.phase.borrow_mut() = Phase::Failed;
-                this.show(View::Error(match err {
-                    ClientError::Network => ErrorText::Network,
-                    e if !e.retryable() => ErrorText::Config,
-                    _ => ErrorText::Other,
-                }));
-                // The form stays blocked without a token, visibly: the error
-                // and its retry button say why.
-                this.hold_submit(false);
-                this.pending_submitter.borrow_mut().take();
-                let detail = JsValue::from_str(code);
-                for (_, reject) in waiters {
-                    let _ = reject.call1(&JsValue::NULL, &detail);
-                }
-                this.emit("oculto:error", &detail);
+            Ok(Scored { response: ScoreResponse { verdict: Some(token), expires_at, .. }, .. }) => {
+                Inner::verified(this, token, expires_at);
             }
+            Ok(_) => Inner::failed(this, ClientError::Protocol),
+            Err(e) => Inner::failed(this, e),
         }
+    }
+
+    fn verified(this: &Rc<Self>, token: String, expires_at: Option<u64>) {
+        let waiters = std::mem::take(&mut *this.waiters.borrow_mut());
+        this.refocus.set(false);
+        this.set_field(&token);
+        this.activity_at_token.set(this.collector.activity());
+        *this.phase.borrow_mut() = Phase::Verified { token: token.clone(), submitted: false };
+        this.show(View::Verified);
+        this.hold_submit(false);
+        Inner::schedule_expiry(this, expires_at);
+        let detail = JsValue::from_str(&token);
+        for (resolve, _) in waiters {
+            let _ = resolve.call1(&JsValue::NULL, &detail);
+        }
+        this.emit("oculto:verified", &detail);
+        let submitter = this.pending_submitter.borrow_mut().take();
+        if let (Some(submitter), Some(form)) = (submitter, &this.form) {
+            let _ = form.request_submit_with_submitter(submitter.as_ref()).or_else(|_| form.request_submit());
+        } else {
+            Inner::prepare_next(this);
+        }
+    }
+
+    fn failed(this: &Rc<Self>, err: ClientError) {
+        let waiters = std::mem::take(&mut *this.waiters.borrow_mut());
+        let code = err.code();
+        *this.phase.borrow_mut() = Phase::Failed;
+        this.drop_challenge();
+        this.show(View::Error(match err {
+            ClientError::Network => ErrorText::Network,
+            e if !e.retryable() => ErrorText::Config,
+            _ => ErrorText::Other,
+        }));
+        // The form stays blocked without a token, visibly: the error
+        // and its retry button say why.
+        this.hold_submit(false);
+        this.pending_submitter.borrow_mut().take();
+        let detail = JsValue::from_str(code);
+        for (_, reject) in waiters {
+            let _ = reject.call1(&JsValue::NULL, &detail);
+        }
+        this.emit("oculto:error", &detail);
+    }
+
+    /// Shows a step-up challenge. No token yet: the submit stays held and
+    /// `execute()` keeps waiting.
+    fn show_challenge(this: &Rc<Self>, session_id: String, secret: String, step: StepUp, note: Note) {
+        let Some(ui) = this.ui.clone() else { return };
+        *this.phase.borrow_mut() = Phase::StepUp;
+        this.audio.borrow_mut().forget();
+        // Starts over shortly before it expires, with a new session.
+        let now_s = js_sys::Date::now() / 1000.0;
+        let wait_ms =
+            ((step.expires_at as f64 - now_s - CHALLENGE_MARGIN_S).max(1.0) * 1000.0).min(f64::from(i32::MAX));
+        let weak = Rc::downgrade(this);
+        let id = step.challenge_id.clone();
+        let expiry = Timeout::new(wait_ms as i32, move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let current = inner.challenge.borrow().as_ref().is_some_and(|c| c.step.challenge_id == id);
+            if current {
+                Inner::begin(&inner);
+            }
+        });
+        ui.show_challenge(&step, note);
+        // After a wrong answer the focus goes back to the emptied field; after
+        // "new challenge" it stays on that button. A new challenge takes it
+        // when the person is on the widget, nowhere in particular, or waiting
+        // to submit; never from another field they are typing in.
+        let page_focus = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element());
+        let host: &web_sys::Element = &this.host;
+        let elsewhere = page_focus.is_some_and(|a| a.local_name() != "body" && a != *host);
+        let waiting = this.pending_submitter.borrow().is_some();
+        let take = match note {
+            Note::Wrong => true,
+            Note::Refreshed | Note::AudioFailed => false,
+            Note::Needed => this.refocus.get() || waiting || ui.has_focus() || !elsewhere,
+        };
+        if take {
+            ui.focus_answer();
+        }
+        this.refocus.set(false);
+        *this.challenge.borrow_mut() = Some(Challenge { session_id, secret, step, _expiry: expiry });
+    }
+
+    /// Sends the typed answer, or asks for another challenge (`refresh`).
+    fn answer(this: &Rc<Self>, refresh: bool) {
+        let Some(ui) = this.ui.clone() else { return };
+        let req = {
+            let challenge = this.challenge.borrow();
+            let Some(ch) = challenge.as_ref().filter(|_| !this.answering.get()) else { return };
+            // Sent as typed: the verifier ignores spaces and case.
+            let code = if refresh { String::new() } else { ui.step_up.input.value() };
+            if !refresh && code.bytes().all(|b| b.is_ascii_whitespace()) {
+                ui.focus_answer();
+                return;
+            }
+            ScoreRequest {
+                session_id: ch.session_id.clone(),
+                pow: None,
+                pow_gave_up_ms: None,
+                signals: this.collector.snapshot(),
+                answer: Some(StepUpAnswer { challenge_id: ch.step.challenge_id.clone(), code, refresh }),
+                binding_secret: Some(ch.secret.clone()),
+            }
+        };
+        this.answering.set(true);
+        ui.busy(true);
+        let inner = this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = client::post(&inner.opts.verifier, routes::SCORE, &req, client::read_score).await;
+            inner.answering.set(false);
+            ui.busy(false);
+            // reset(), remove() or an expiry may have moved on meanwhile.
+            let asked = req.answer.as_ref().map(|a| a.challenge_id.as_str());
+            if inner.challenge.borrow().as_ref().map(|c| c.step.challenge_id.as_str()) != asked {
+                return;
+            }
+            match result {
+                Ok(ScoreResponse { step_up: Some(step), .. }) => {
+                    let note = if refresh { Note::Refreshed } else { Note::Wrong };
+                    let secret = req.binding_secret.unwrap_or_default();
+                    Inner::show_challenge(&inner, req.session_id, secret, step, note);
+                }
+                Ok(ScoreResponse { verdict: Some(token), expires_at, .. }) => {
+                    // Right, or out of attempts: success either way (phantom
+                    // success); only the backend learns which.
+                    inner.drop_challenge();
+                    inner.stepped_up.set(true);
+                    Inner::verified(&inner, token, expires_at);
+                }
+                Ok(_) => Inner::failed(&inner, ClientError::Protocol),
+                // The challenge or its session is gone: a new session, and
+                // its challenge if it asks for one.
+                Err(e) if e.starts_over() => Inner::begin(&inner),
+                Err(e) => Inner::failed(&inner, e),
+            }
+        });
+    }
+
+    /// Plays the challenge's audio, fetched once per challenge.
+    fn play_audio(this: &Rc<Self>) {
+        let Some((id, path)) =
+            this.challenge.borrow().as_ref().and_then(|c| Some((c.step.challenge_id.clone(), c.step.audio.clone()?)))
+        else {
+            return;
+        };
+        // The audio context is made in the press's own handler: browsers
+        // let a page start sound only then.
+        let mut player = this.audio.borrow_mut();
+        let Some(ctx) = player.context() else {
+            this.show(View::StepUp(Note::AudioFailed));
+            return;
+        };
+        if let Some(buffer) = player.cached(&id) {
+            let _ = player.play(&ctx, &buffer);
+            return;
+        }
+        drop(player);
+        let mut url = if path.starts_with("http") { path.clone() } else { client::url(&this.opts.verifier, &path) };
+        url.push(if path.bytes().any(|b| b == b'?') { '&' } else { '?' });
+        url.push_str("lang=");
+        url.push_str(this.audio_language);
+        let inner = this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let sound = match client::get_bytes(&url).await {
+                Ok(bytes) => challenge::decode(&ctx, &bytes).await.ok(),
+                Err(_) => None,
+            };
+            let current = inner.challenge.borrow().as_ref().is_some_and(|c| c.step.challenge_id == id);
+            if !current {
+                return;
+            }
+            let mut player = inner.audio.borrow_mut();
+            match sound {
+                Some(buffer) if player.play(&ctx, &buffer).is_ok() => player.keep(&id, &buffer),
+                _ => inner.show(View::StepUp(Note::AudioFailed)),
+            }
+        });
     }
 
     fn schedule_expiry(this: &Rc<Self>, expires_at: Option<u64>) {

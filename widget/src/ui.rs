@@ -1,8 +1,17 @@
 //! The visible widget: a compact box in a shadow root (so the page's CSS
 //! and ours never mix), with real DOM for text and controls and a canvas for
 //! the check mark and for step-up challenges. No inline styles or scripts:
-//! the stylesheet is a constructed one, which a strict CSP allows.
+//! the stylesheet is a constructed one, which a strict CSP allows. Nothing
+//! moves (no transitions or spinners), so reduced motion needs no special
+//! case.
+//!
+//! An `invisible` widget has the same elements, hidden: only a step-up
+//! challenge shows them, since a person must then see and answer it.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use oculto_shared::api::{StepUp, STEP_UP_HEIGHT, STEP_UP_WIDTH};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     CanvasRenderingContext2d, Document, HtmlButtonElement, HtmlCanvasElement, HtmlElement, HtmlInputElement, ShadowRoot,
@@ -17,6 +26,8 @@ const CSS: &str = "
 .box.dark{background:#202124;color:#ececec;border-color:#9a9a9a}
 @media (prefers-color-scheme:dark){.box.auto{background:#202124;color:#ececec;border-color:#9a9a9a}}
 .box.compact{width:164px;flex-wrap:wrap}
+.box.stepping{flex-wrap:wrap}
+.box.invisible:not(.stepping){display:none}
 .check[aria-disabled=true]{cursor:default}
 .check{flex:none;width:32px;height:32px;padding:0;margin:0;border:0;border-radius:4px;background:transparent;cursor:pointer}
 .check:focus-visible,button:focus-visible,input:focus-visible,a:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
@@ -29,9 +40,11 @@ const CSS: &str = "
 .side{display:flex;flex-direction:column;align-items:flex-end;gap:4px;font-size:11px}
 .side a{color:inherit}
 button.action{font:inherit;font-size:12px;padding:2px 8px;border:1px solid currentColor;border-radius:4px;background:transparent;color:inherit;cursor:pointer}
-.stepup{flex-basis:100%;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+.stepup{flex-basis:100%;display:flex;flex-direction:column;gap:6px;align-items:flex-start}
 .stepup canvas{display:block;width:240px;height:80px;max-width:100%;border-radius:4px;background:#fff}
-.stepup input{font:inherit;padding:4px 6px;width:120px}
+.stepup label{font-size:12px}
+.stepup input{font:inherit;padding:4px 6px;width:110px;letter-spacing:.1em;text-transform:uppercase}
+.stepup .row{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
 [hidden]{display:none!important}
 ";
 
@@ -48,8 +61,21 @@ pub enum View {
     Expired,
     /// Something failed; the retry button shows.
     Error(ErrorText),
-    /// A step-up challenge is shown.
-    StepUp,
+    /// A step-up challenge is shown, with what to announce.
+    StepUp(Note),
+}
+
+/// What a step-up view announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// A challenge appeared: what to do.
+    Needed,
+    /// The last answer was wrong; this is a new challenge.
+    Wrong,
+    /// The person asked for a new challenge.
+    Refreshed,
+    /// The audio could not be played.
+    AudioFailed,
 }
 
 /// Which error text to show.
@@ -66,6 +92,7 @@ pub enum ErrorText {
 /// The widget's elements.
 pub struct Ui {
     root: ShadowRoot,
+    frame: HtmlElement,
     check: HtmlButtonElement,
     canvas: HtmlCanvasElement,
     status: HtmlElement,
@@ -75,6 +102,9 @@ pub struct Ui {
     pub step_up: StepUpUi,
     texts: &'static Texts,
     dark: bool,
+    /// Counts the images asked for, so a slow decode never draws over a
+    /// newer challenge.
+    drawn: Rc<Cell<u32>>,
 }
 
 /// The step-up area: image canvas, answer field and buttons.
@@ -109,8 +139,9 @@ fn button(doc: &Document, class: &str, text: &str) -> Result<HtmlButtonElement, 
 }
 
 impl Ui {
-    /// Builds the widget inside `host`.
-    pub fn new(host: &HtmlElement, texts: &'static Texts, theme: &str, compact: bool) -> Result<Self, JsValue> {
+    /// Builds the widget inside `host`; `size` is `normal`, `compact` or
+    /// `invisible`.
+    pub fn new(host: &HtmlElement, texts: &'static Texts, theme: &str, size: &str) -> Result<Self, JsValue> {
         let doc = host.owner_document().ok_or("no document")?;
         let window = web_sys::window().ok_or("no window")?;
         let root = match host.shadow_root() {
@@ -135,8 +166,8 @@ impl Ui {
         };
         let b: HtmlElement = el(&doc, "div", "box")?;
         b.class_list().add_1(theme_class)?;
-        if compact {
-            b.class_list().add_1("compact")?;
+        if size == "compact" || size == "invisible" {
+            b.class_list().add_1(size)?;
         }
         b.set_attribute("role", "group")?;
         b.set_attribute("aria-label", texts.region)?;
@@ -178,7 +209,8 @@ impl Ui {
         b.append_child(&side)?;
         b.append_child(&step_up.area)?;
         root.append_child(&b)?;
-        let ui = Self { root, check, canvas, status, label, retry, step_up, texts, dark };
+        let ui =
+            Self { root, frame: b, check, canvas, status, label, retry, step_up, texts, dark, drawn: Rc::default() };
         ui.show(View::Idle);
         Ok(ui)
     }
@@ -204,23 +236,111 @@ impl Ui {
             View::Error(ErrorText::Network) => (t.idle, t.error_network, "false"),
             View::Error(ErrorText::Config) => (t.idle, t.error_config, "false"),
             View::Error(ErrorText::Other) => (t.idle, t.error_other, "false"),
-            View::StepUp => (t.idle, t.step_up_prompt, "false"),
+            View::StepUp(Note::Needed) => (t.idle, t.step_up_needed, "false"),
+            View::StepUp(Note::Wrong) => (t.idle, t.step_up_wrong, "false"),
+            View::StepUp(Note::Refreshed) => (t.idle, t.step_up_new, "false"),
+            View::StepUp(Note::AudioFailed) => (t.idle, t.step_up_audio_failed, "false"),
         };
         self.label.set_text_content(Some(label));
         // Only changes are announced: setting the same text again is silent.
-        if self.status.text_content().as_deref() != Some(status) {
-            self.status.set_text_content(Some(status));
+        // A second wrong answer (or refresh) in a row must be heard again,
+        // so its text then differs by a trailing no-break space.
+        let current = self.status.text_content().unwrap_or_default();
+        let again = matches!(view, View::StepUp(Note::Wrong | Note::Refreshed));
+        if current != status || again {
+            let mut text = status.to_owned();
+            if again && current == status {
+                text.push('\u{a0}');
+            }
+            self.status.set_text_content(Some(&text));
         }
         // When the label already says it, the status is for screen readers only.
         let _ = self.status.class_list().toggle_with_force("sr", status == label);
         let _ = self.check.set_attribute("aria-checked", checked);
         // aria-disabled, not disabled: a disabled button would drop the
         // keyboard focus to the page's body.
-        let busy = matches!(view, View::Verifying(_) | View::Verified);
+        let busy = matches!(view, View::Verifying(_) | View::Verified | View::StepUp(_));
         let _ = self.check.set_attribute("aria-disabled", if busy { "true" } else { "false" });
         self.retry.set_hidden(!matches!(view, View::Error(_)));
-        self.step_up.area.set_hidden(view != View::StepUp);
+        let stepping = matches!(view, View::StepUp(_));
+        self.step_up.area.set_hidden(!stepping);
+        let _ = self.frame.class_list().toggle_with_force("stepping", stepping);
         self.draw(view);
+    }
+
+    /// Shows a challenge: its image (drawn once decoded), what to do, the
+    /// refresh button while refreshes are left, an empty answer field.
+    pub fn show_challenge(&self, step: &StepUp, note: Note) {
+        let su = &self.step_up;
+        let t = self.texts;
+        // `{n}` becomes the length (found by hand: `str::replace` would bring
+        // a substring searcher into the download).
+        let name = match t.step_up_image.bytes().position(|b| b == b'{') {
+            Some(i) if step.length > 0 => {
+                let mut name = String::from(&t.step_up_image[..i]);
+                name.push_str(&step.length.to_string());
+                name.push_str(&t.step_up_image[i + 3..]);
+                name
+            }
+            _ => t.step_up_needed.to_owned(),
+        };
+        let _ = su.canvas.set_attribute("aria-label", &name);
+        su.input.set_value("");
+        self.busy(false);
+        // Out of refreshes: the button goes, and the focus it had moves to
+        // the field rather than to the page's body.
+        let no_refresh = step.refreshes_left == 0;
+        if no_refresh && self.focused(su.refresh.as_ref()) {
+            let _ = su.input.focus();
+        }
+        su.refresh.set_hidden(no_refresh);
+        su.audio.set_hidden(step.audio.is_none());
+        self.show(View::StepUp(note));
+        crate::challenge::blank(&su.canvas);
+        let turn = self.drawn.get().wrapping_add(1);
+        self.drawn.set(turn);
+        if let Some(image) = step.image.clone() {
+            let canvas = su.canvas.clone();
+            let drawn = self.drawn.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                // A failed decode leaves the canvas blank; the audio and a
+                // new challenge remain.
+                let _ = crate::challenge::draw(&canvas, &image, || drawn.get() == turn).await;
+            });
+        }
+    }
+
+    /// Marks the step-up area busy while an answer or refresh is sent: the
+    /// field turns read-only (not disabled, which would drop the focus).
+    pub fn busy(&self, busy: bool) {
+        let su = &self.step_up;
+        su.input.set_read_only(busy);
+        let _ = su.area.set_attribute("aria-busy", if busy { "true" } else { "false" });
+    }
+
+    /// Whether `el` has the keyboard focus (inside the shadow root).
+    fn focused(&self, el: &web_sys::Element) -> bool {
+        self.root.active_element().is_some_and(|a| a == *el)
+    }
+
+    /// Whether the focus is anywhere in the widget.
+    pub fn has_focus(&self) -> bool {
+        self.root.active_element().is_some()
+    }
+
+    /// Whether the focus is in the step-up area.
+    pub fn focus_in_step_up(&self) -> bool {
+        self.root.active_element().is_some_and(|a| self.step_up.area.contains(Some(&a)))
+    }
+
+    /// Puts the focus in the answer field.
+    pub fn focus_answer(&self) {
+        let _ = self.step_up.input.focus();
+    }
+
+    /// Puts the focus on the checkbox.
+    pub fn focus_check(&self) {
+        let _ = self.check.focus();
     }
 
     /// Draws the check area for a state.
@@ -274,7 +394,7 @@ impl Ui {
                 ctx.line_to(16.0, 24.0);
                 ctx.stroke();
             }
-            View::Idle | View::Expired | View::StepUp => {
+            View::Idle | View::Expired | View::StepUp(_) => {
                 ctx.set_stroke_style_str(frame);
                 ctx.stroke_rect(5.0, 5.0, 22.0, 22.0);
             }
@@ -292,22 +412,45 @@ impl StepUpUi {
         let area: HtmlElement = el(doc, "div", "stepup")?;
         area.set_hidden(true);
         let canvas: HtmlCanvasElement = el(doc, "canvas", "")?;
-        canvas.set_width(240);
-        canvas.set_height(80);
+        canvas.set_id("oculto-challenge");
+        canvas.set_width(STEP_UP_WIDTH);
+        canvas.set_height(STEP_UP_HEIGHT);
         canvas.set_attribute("role", "img")?;
-        canvas.set_attribute("aria-label", t.step_up_prompt)?;
+        canvas.set_attribute("aria-label", t.step_up_needed)?;
+        let label: HtmlElement = el(doc, "label", "")?;
+        label.set_attribute("for", "oculto-answer")?;
+        label.set_text_content(Some(t.step_up_input));
         let input: HtmlInputElement = el(doc, "input", "")?;
-        input.set_attribute("aria-label", t.step_up_input)?;
-        input.set_attribute("autocomplete", "off")?;
-        input.set_attribute("autocapitalize", "off")?;
-        input.set_attribute("spellcheck", "false")?;
+        input.set_id("oculto-answer");
+        input.set_type("text");
+        // The image's name says what to type (and how many characters).
+        input.set_attribute("aria-describedby", "oculto-challenge")?;
+        for (k, v) in [
+            ("autocomplete", "off"),
+            ("autocapitalize", "characters"),
+            ("autocorrect", "off"),
+            ("spellcheck", "false"),
+            ("inputmode", "text"),
+            ("enterkeyhint", "done"),
+            // Answers are at most 12 characters; the verifier takes 64 bytes.
+            ("maxlength", "32"),
+        ] {
+            input.set_attribute(k, v)?;
+        }
+        let submit = button(doc, "action", t.step_up_submit)?;
         let refresh = button(doc, "action", t.step_up_refresh)?;
         let audio = button(doc, "action", t.step_up_audio)?;
-        let submit = button(doc, "action", t.step_up_submit)?;
-        for e in [canvas.as_ref(), input.as_ref(), submit.as_ref(), refresh.as_ref(), audio.as_ref()] {
-            let node: &web_sys::Node = e;
-            area.append_child(node)?;
-        }
+        // The image, then "label [field] Verify", then the alternatives.
+        let answer: HtmlElement = el(doc, "div", "row")?;
+        answer.append_child(&label)?;
+        answer.append_child(&input)?;
+        answer.append_child(&submit)?;
+        let more: HtmlElement = el(doc, "div", "row")?;
+        more.append_child(&refresh)?;
+        more.append_child(&audio)?;
+        area.append_child(&canvas)?;
+        area.append_child(&answer)?;
+        area.append_child(&more)?;
         Ok(Self { area, canvas, input, refresh, audio, submit })
     }
 }
