@@ -5,7 +5,7 @@
 #   scripts/deps.sh rust     cargo (checked, never installed here)
 #   scripts/deps.sh wasm     a wasm32-unknown-unknown toolchain (rustup target, else Debian's rustc-web)
 #   scripts/deps.sh bench    wrk
-#   scripts/deps.sh browser  chromium + playwright-core (for widget tests)
+#   scripts/deps.sh browser  chromium + playwright-core (for widget tests), sqlite3
 #   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
 set -euo pipefail
 
@@ -68,6 +68,8 @@ case "${1:-}" in
   bench) command -v wrk >/dev/null || apt_install wrk ;;
   browser)
     command -v chromium >/dev/null || apt_install chromium
+    # The step-up case reads a challenge's answer from the verifier's store.
+    command -v sqlite3 >/dev/null || apt_install sqlite3
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
   *) echo "usage: $0 rust|wasm|bench|browser|ocr" >&2; exit 2 ;;

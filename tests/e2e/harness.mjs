@@ -11,8 +11,9 @@
 // - `Verifier` owns one `oculto serve` process on a free port with a fresh
 //   SQLite database in a temporary folder, generous rate limits and the
 //   default proof of work (difficulty 18). `addSite()` registers a site with
-//   `oculto site add`, as an operator would; `verify()` is the site backend's
-//   `/verify` call.
+//   `oculto site add`, as an operator would (`stepUp` sets its step-up
+//   policy); `verify()` is the site backend's `/verify` call; `query()` reads
+//   its SQLite store with the `sqlite3` command (a step-up's answer, say).
 // - `SiteServer` is the site: a small node HTTP server on another port that
 //   serves a case folder (`__VERIFIER__`, `__SITE_KEY__`... filled in), sets
 //   the response headers a case asks for (a CSP, say), records every POST
@@ -177,9 +178,13 @@ export class Verifier {
   /**
    * Registers a site for `origin` with `oculto site add --json` and waits
    * until the running verifier knows it. Returns `{site_key, api_key}`.
+   * `stepUp` (`always`, `suspicious`, `never`) is its step-up policy; the
+   * verifier's default when not given.
    */
-  async addSite(origin, name = 'e2e') {
-    const r = spawnSync(ocultoBin(), ['site', 'add', '--name', name, '--origin', origin, '--json', '--store', this.store], {
+  async addSite(origin, name = 'e2e', { stepUp } = {}) {
+    const args = ['site', 'add', '--name', name, '--origin', origin, '--json', '--store', this.store];
+    if (stepUp) args.push('--step-up', stepUp);
+    const r = spawnSync(ocultoBin(), args, {
       cwd: ROOT,
       env: ocultoEnv(),
       encoding: 'utf8',
@@ -204,6 +209,18 @@ export class Verifier {
       body: JSON.stringify({ token, api_key: apiKey }),
     });
     return { status: res.status, body: await res.json() };
+  }
+
+  /**
+   * Runs `sql` on the verifier's SQLite store with the `sqlite3` command
+   * (`scripts/deps.sh browser` installs it) and returns the rows as
+   * objects. Read-only use: the verifier is the one writer.
+   */
+  query(sql) {
+    const r = spawnSync('sqlite3', ['-json', '-readonly', path.join(this.dir, 'oculto.db'), sql], { encoding: 'utf8' });
+    if (r.error) throw new Error(`sqlite3: ${r.error.message} (scripts/deps.sh browser installs it)`);
+    if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
+    return r.stdout.trim() ? JSON.parse(r.stdout) : [];
   }
 
   /** Stops the process (SIGKILL when `hard`, else SIGTERM) and waits for it. */
@@ -340,12 +357,13 @@ export class SiteServer {
  * site registered for the server's origin and its keys filled into the pages
  * (`__VERIFIER__`, `__SITE_KEY__`). `env` adds verifier settings;
  * `siteOptions(stack)` gives the site server's options (headers, routes),
- * which may refer to the stack's verifier and keys once it runs.
+ * which may refer to the stack's verifier and keys once it runs; `stepUp` is
+ * the site's step-up policy (see `Verifier.addSite`).
  */
-export async function startStack(dir, { env = {}, siteOptions = () => ({}) } = {}) {
+export async function startStack(dir, { env = {}, siteOptions = () => ({}), stepUp } = {}) {
   const s = { verifier: await Verifier.start({ env }) };
   s.site = await SiteServer.start(dir, siteOptions(s));
-  s.keys = await s.verifier.addSite(s.site.origin);
+  s.keys = await s.verifier.addSite(s.site.origin, 'e2e', { stepUp });
   s.site.vars = { VERIFIER: s.verifier.url, SITE_KEY: s.keys.site_key };
   s.close = async () => {
     await s.site.close();
