@@ -15,6 +15,10 @@
 //    Audio without any CSP violation, in English, or French for a French page.
 // 4. "New challenge" brings another id and another image.
 // 5. axe finds no violation with the step-up area shown (light and dark).
+// 6. Out of attempts, the widget shows success anyway (phantom success).
+// 7. A submit made before the challenge is held, then goes on by itself.
+// 8. challenge_not_found, or a challenge about to expire, starts over with a
+//    new session, and its challenge gets the focus back.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -110,6 +114,11 @@ function track(page) {
   });
   /** The challenges the verifier sent, oldest first. */
   t.challenges = () => t.scores.filter((s) => s.body?.step_up).map((s) => ({ ...s.body.step_up, sessionId: s.req.session_id }));
+  /** The `n`th challenge (from 1), once its answer has been read. */
+  t.challenge = async (n) => {
+    await until(() => t.challenges().length >= n, `challenge ${n}`);
+    return t.challenges()[n - 1];
+  };
   return t;
 }
 
@@ -226,7 +235,7 @@ test('a mouse user: a wrong answer brings a new challenge, the right one a valid
   const me = new Person(page);
   await me.wander(2);
   await stepUpShown(page);
-  const first = net.challenges()[0];
+  const first = await net.challenge(1);
   assert.ok(first, 'a step_up answer');
   assert.equal(first.kind, 'image');
   assert.match(first.image, /^data:image\/png;base64,/);
@@ -254,8 +263,7 @@ test('a mouse user: a wrong answer brings a new challenge, the right one a valid
   // Wrong: one character short.
   await me.fill('.oculto .stepup input', stored.answer.slice(0, -1));
   await me.click(stepUpButton('Verify'));
-  await until(() => net.challenges().length >= 2, 'a second challenge');
-  const second = net.challenges()[1];
+    const second = await net.challenge(2);
   assert.notEqual(second.challenge_id, first.challenge_id);
   assert.equal(second.attempts_left, first.attempts_left - 1);
   await drawn(page, img.pixels);
@@ -321,7 +329,7 @@ test('keyboard only: the field takes the focus, Enter answers, Tab and Enter sub
   await page.waitForFunction(() => document.querySelector('.oculto').shadowRoot.activeElement?.tagName === 'INPUT');
   assert.equal(await focused(page), '.oculto input', "the challenge's field has the focus");
 
-  const shown = net.challenges()[0];
+  const shown = await net.challenge(1);
   const { answer } = newestChallenge(shown.sessionId);
   await page.keyboard.type(answer, { delay: 50 });
   await page.keyboard.press('Enter');
@@ -365,7 +373,7 @@ for (const [language, lang, button] of [
     assert.equal(audio.status, 200);
     assert.match(audio.type, /^audio\/(wav|x-wav|wave)/);
     assert.equal(audio.lang, lang);
-    assert.ok(audio.url.startsWith(`${stack.verifier.url}/challenge/${net.challenges()[0].challenge_id}/audio`));
+    assert.ok(audio.url.startsWith(`${stack.verifier.url}/challenge/${(await net.challenge(1)).challenge_id}/audio`));
     // Decoding and playing happen after the fetch: a failure would be announced.
     await sleep(500);
     const failed = lang === 'fr' ? "L'audio n'a pas pu être lu." : 'The audio could not be played.';
@@ -389,10 +397,9 @@ test('"New challenge" brings another id and another image, and costs no attempt'
   await me.wander(1);
   await stepUpShown(page);
   const before = await drawn(page);
-  const first = net.challenges()[0];
+  const first = await net.challenge(1);
   await me.click(stepUpButton('New challenge'));
-  await until(() => net.challenges().length >= 2, 'the new challenge');
-  const second = net.challenges()[1];
+    const second = await net.challenge(2);
   const refresh = net.scores.at(-1).req;
   assert.equal(refresh.answer.refresh, true);
   assert.equal(refresh.answer.challenge_id, first.challenge_id);
@@ -435,3 +442,120 @@ for (const theme of ['light', 'dark']) {
     await page.context().close();
   });
 }
+
+test('out of attempts: the widget shows success anyway, only /verify knows (phantom success)', async (t) => {
+  const page = await open(browser);
+  const net = track(page);
+  await page.goto(`${stack.site.origin}/`);
+  await widgetRendered(page);
+  const me = new Person(page);
+  await me.wander(1);
+  await stepUpShown(page);
+  const attempts = (await net.challenge(1)).attempts_left;
+  for (let i = 0; i < attempts; i++) {
+    const shown = net.challenges().at(-1);
+    const { answer } = newestChallenge(shown.sessionId);
+    await me.fill('.oculto .stepup input', answer.slice(0, -1));
+    await page.keyboard.press('Enter');
+    if (i < attempts - 1) await until(() => net.challenges().length >= i + 2, `challenge ${i + 2}`);
+  }
+  const [verified] = await waitForEvent(page, 'oculto:verified');
+  assert.equal((await widgetState(page)).label, 'Verified', 'success, as for a right answer');
+  const v = await stack.verifier.verify(verified.detail, stack.keys.api_key);
+  t.diagnostic(`after ${attempts} wrong answers: valid ${v.body.valid}, score ${v.body.score} [${v.body.reasons}]`);
+  assert.ok(v.body.reasons.includes('step_up_failed'));
+  assert.deepEqual(problems(page), []);
+  await page.context().close();
+});
+
+test('a submit made before the challenge waits for it, then goes on by itself', async (t) => {
+  const page = await open(browser);
+  const net = track(page);
+  // execution "execute": nothing starts before the submit.
+  await page.goto(`${stack.site.origin}/?execution=execute`);
+  await widgetRendered(page);
+  const me = new Person(page);
+  verdicts.length = 0;
+  await me.fill('#email', 'early@ex.org');
+  await page.keyboard.press('Enter');
+  await stepUpShown(page);
+  assert.equal(await focused(page), '.oculto input', 'the person waiting to submit is taken to the challenge');
+  assert.equal(await page.locator('button[type=submit]').isDisabled(), true, 'the submit is held');
+  assert.equal(verdicts.length, 0, 'nothing posted without a token');
+  const { answer } = newestChallenge((await net.challenge(1)).sessionId);
+  await me.type(answer);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#received');
+  assert.equal(verdicts.length, 1, 'the held submit went on once');
+  assert.equal(verdicts[0].body.valid, true, JSON.stringify(verdicts[0].body));
+  t.diagnostic(`/verify: score ${verdicts[0].body.score} [${verdicts[0].body.reasons}]`);
+  assert.deepEqual(problems(page), []);
+  await page.context().close();
+});
+
+test('a challenge that is gone (challenge_not_found) starts over with a new session', async () => {
+  const page = await open(browser);
+  const net = track(page);
+  // The verifier's answer to the first answer is replaced by "not found".
+  let refused = 0;
+  await page.route(`${stack.verifier.url}/score`, async (route) => {
+    if (JSON.parse(route.request().postData() || '{}').answer && refused++ === 0) {
+      await route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        headers: { 'access-control-allow-origin': stack.site.origin },
+        body: JSON.stringify({ error: 'challenge_not_found', message: 'no such challenge for this session' }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.goto(`${stack.site.origin}/`);
+  await widgetRendered(page);
+  const me = new Person(page);
+  await me.wander(1);
+  await stepUpShown(page);
+  const first = await net.challenge(1);
+  await me.fill('.oculto .stepup input', 'ABCD');
+  await page.keyboard.press('Enter');
+    const second = await net.challenge(2);
+  assert.notEqual(second.sessionId, first.sessionId, 'a new session from /init');
+  await stepUpShown(page);
+  assert.equal((await stepUpState(page)).focus, 'input', 'the focus is back in the field');
+  const { answer } = newestChallenge(second.sessionId);
+  await me.type(answer);
+  await page.keyboard.press('Enter');
+  const [verified] = await waitForEvent(page, 'oculto:verified');
+  const v = await stack.verifier.verify(verified.detail, stack.keys.api_key);
+  assert.equal(v.body.valid, true, JSON.stringify(v.body));
+  await page.context().close();
+});
+
+test('an expiring challenge is replaced by a new session\'s, the focus kept', async (t) => {
+  // Challenges live 8 s here; the widget starts over 5 s before the end.
+  const short = await startStack(import.meta.dirname, { stepUp: 'always', env: { OCULTO_CHALLENGE__TTL_SECS: '8' } });
+  try {
+    const page = await open(browser);
+    const net = track(page);
+    await page.goto(`${short.site.origin}/?nocsp`);
+    await widgetRendered(page);
+    const me = new Person(page);
+    await me.wander(1);
+    await stepUpShown(page);
+    const first = await net.challenge(1);
+    await me.fill('.oculto .stepup input', 'A');
+    const shownAt = Date.now();
+    const second = await net.challenge(2);
+    t.diagnostic(`replaced after ${Date.now() - shownAt} ms (expires_at in ${first.expires_at - Math.floor(shownAt / 1000)} s)`);
+    assert.notEqual(second.sessionId, first.sessionId, 'a new session');
+    assert.equal(net.scores.filter((s) => s.req.answer).length, 0, 'no answer was sent for the expiring one');
+    await stepUpShown(page);
+    const shown = await stepUpState(page);
+    assert.equal(shown.focus, 'input', 'the focus came back to the field');
+    assert.equal(shown.value, '');
+    assert.deepEqual(problems(page), []);
+    await page.context().close();
+  } finally {
+    await short.close();
+  }
+});
