@@ -539,7 +539,7 @@ impl Inner {
         if *this.phase.borrow() == Phase::StepUp {
             // The challenge is what the submit waits for.
             if let Some(ui) = &this.ui {
-                ui.focus_answer();
+                ui.focus_answer(false);
             }
             return;
         }
@@ -737,19 +737,17 @@ impl Inner {
         ui.show_challenge(&step, note);
         // After a wrong answer the focus goes back to the emptied field; after
         // "new challenge" it stays on that button. A new challenge takes it
-        // when the person is on the widget, nowhere in particular, or waiting
-        // to submit; never from another field they are typing in.
+        // when the person is on the widget or waiting to submit, and when the
+        // focus is nowhere in particular (then without scrolling the page:
+        // a mouse moving over it should not make it jump); never from
+        // another field they are typing in.
         let page_focus = web_sys::window().and_then(|w| w.document()).and_then(|d| d.active_element());
-        let host: &web_sys::Element = &this.host;
-        let elsewhere = page_focus.is_some_and(|a| a.local_name() != "body" && a != *host);
-        let waiting = this.pending_submitter.borrow().is_some();
-        let take = match note {
-            Note::Wrong => true,
-            Note::Refreshed | Note::AudioFailed => false,
-            Note::Needed => this.refocus.get() || waiting || ui.has_focus() || !elsewhere,
-        };
-        if take {
-            ui.focus_answer();
+        let nowhere = page_focus.is_none_or(|a| a.local_name() == "body");
+        let engaged = note == Note::Wrong
+            || (note == Note::Needed
+                && (this.refocus.get() || this.pending_submitter.borrow().is_some() || ui.has_focus()));
+        if engaged || (note == Note::Needed && nowhere) {
+            ui.focus_answer(!engaged);
         }
         this.refocus.set(false);
         *this.challenge.borrow_mut() = Some(Challenge { session_id, secret, step, _expiry: expiry });
@@ -764,7 +762,7 @@ impl Inner {
             // Sent as typed: the verifier ignores spaces and case.
             let code = if refresh { String::new() } else { ui.step_up.input.value() };
             if !refresh && code.bytes().all(|b| b.is_ascii_whitespace()) {
-                ui.focus_answer();
+                ui.focus_answer(false);
                 return;
             }
             ScoreRequest {

@@ -291,7 +291,7 @@ impl Ui {
         // the field rather than to the page's body.
         let no_refresh = step.refreshes_left == 0;
         if no_refresh && self.focused(su.refresh.as_ref()) {
-            let _ = su.input.focus();
+            self.focus_answer(false);
         }
         su.refresh.set_hidden(no_refresh);
         su.audio.set_hidden(step.audio.is_none());
@@ -333,9 +333,12 @@ impl Ui {
         self.root.active_element().is_some_and(|a| self.step_up.area.contains(Some(&a)))
     }
 
-    /// Puts the focus in the answer field.
-    pub fn focus_answer(&self) {
-        let _ = self.step_up.input.focus();
+    /// Puts the focus in the answer field, scrolling it into view unless
+    /// `keep_scroll`.
+    pub fn focus_answer(&self, keep_scroll: bool) {
+        let opts = web_sys::FocusOptions::new();
+        opts.set_prevent_scroll(keep_scroll);
+        let _ = self.step_up.input.focus_with_options(&opts);
     }
 
     /// Puts the focus on the checkbox.
