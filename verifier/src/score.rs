@@ -60,9 +60,14 @@ pub enum Reason {
     /// Times that cannot happen: events after the payload was built, a
     /// session longer on the client than on the server, time going backwards.
     ImpossibleTiming,
-    /// Faster than a person: a page submitted within a second of loading,
-    /// or a proof of work solved faster than a browser can.
+    /// A proof of work solved faster than a browser can.
     TooFast,
+    /// A page scored within a second of loading (reported as `too_fast`).
+    /// The widget's early token comes right after the first interaction, so
+    /// a quick person gets this too: it stays in the human band alone, and
+    /// with `no_pointer` (a quick keyboard user), rather than bringing a
+    /// step-up.
+    EarlyScore,
     /// Events made by script (`isTrusted == false`).
     UntrustedEvents,
     /// The address opens sessions at a rate people don't.
@@ -80,7 +85,7 @@ impl Reason {
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
             Self::ImpossibleTiming => "impossible_timing",
-            Self::TooFast => "too_fast",
+            Self::TooFast | Self::EarlyScore => "too_fast",
             Self::UntrustedEvents => "untrusted_events",
             Self::Rate => "rate",
         }
@@ -97,6 +102,7 @@ impl Reason {
             Self::NoPointer => 8,
             Self::ImpossibleTiming => 45,
             Self::TooFast => 30,
+            Self::EarlyScore => 15,
             Self::UntrustedEvents => 35,
             Self::Rate => 20,
         }
@@ -159,8 +165,10 @@ pub fn score(e: &Evidence<'_>) -> Score {
     let native_speed = e.pow == PowOutcome::Solved
         && e.difficulty >= 12
         && expected_hashes / (e.server_elapsed_ms.max(1) as f64) > TOO_FAST_HASHES_PER_MS;
-    if s.elapsed_ms < TOO_FAST_PAGE_MS || native_speed {
+    if native_speed {
         reasons.push(Reason::TooFast);
+    } else if s.elapsed_ms < TOO_FAST_PAGE_MS {
+        reasons.push(Reason::EarlyScore);
     }
     if s.untrusted_events > 0 {
         reasons.push(Reason::UntrustedEvents);
@@ -273,6 +281,16 @@ mod tests {
         assert!(score(&e).codes().contains(&"too_fast".to_string()));
         let s = Signals { elapsed_ms: 400.0, ..person() };
         assert!(score(&evidence(&s)).codes().contains(&"too_fast".to_string()));
+    }
+
+    #[test]
+    fn a_quick_keyboard_user_stays_human() {
+        // Tab at 300 ms, Space at 420 ms, scored at 600 ms.
+        let keys = vec![KeyTiming { t: 300.0, dwell: 80.0 }, KeyTiming { t: 420.0, dwell: 90.0 }];
+        let s = Signals { elapsed_ms: 600.0, first_interaction_ms: Some(300.0), keys, ..Default::default() };
+        let sc = score(&Evidence { server_elapsed_ms: 250, ..evidence(&s) });
+        assert!(sc.value <= 25, "{sc:?}");
+        assert!(sc.codes().contains(&"too_fast".to_string()));
     }
 
     #[test]
