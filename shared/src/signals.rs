@@ -14,10 +14,18 @@
 //! The verifier trusts none of it: a bot can send anything. The payload is
 //! bounded ([`Signals::validate`]) and the scorer computes every feature
 //! itself from the raw events.
+//!
+//! [`Recorder`] is the one encoder from input events to this payload: the
+//! widget's listeners feed it the page's events, and the verifier's
+//! evaluation feeds it recorded traces, so both build the same payload.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, ErrorKind};
+
+mod recorder;
+
+pub use recorder::{Recorder, MAX_KEYS_HELD, SCROLL_GAP_MS};
 
 /// The version of this payload's layout.
 pub const VERSION: u8 = 1;

@@ -2,38 +2,24 @@
 //! relative pointer movements and facts about the browser. Never what was
 //! typed or pasted: key events are reduced to press times and durations the
 //! moment they happen (the key's `code` is held in memory only to pair a
-//! press with its release, and never leaves this module).
+//! press with its release, and never leaves the recorder).
+//!
+//! The encoding itself is [`Recorder`], shared with the verifier's
+//! evaluation so that recorded traces become exactly this payload; this
+//! module only turns browser events into its calls.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use oculto_shared::signals::{
-    Click, Environment, FocusChange, KeyTiming, PointerKind, PointerSample, ScrollSample, Signals, TouchKind,
-    TouchSample, VisibilityChange, MAX_OTHER, MAX_POINTER, VERSION,
-};
+use oculto_shared::signals::{Environment, PointerKind, Recorder, Signals, TouchKind};
 use wasm_bindgen::JsCast;
 use web_sys::{Event, KeyboardEvent, PointerEvent, TouchEvent, Window};
 
 use crate::listen::Listener;
 
-/// The shortest gap kept between two scroll samples, ms.
-const SCROLL_GAP_MS: f64 = 50.0;
-
-#[derive(Default)]
-struct State {
-    signals: Signals,
-    last_pointer: Option<(f64, f64)>,
-    last_touch: Option<(f64, f64)>,
-    pointer_down_at: Option<f64>,
-    /// Keys held down: their `code` and press time, only to pair presses
-    /// with releases.
-    keys_down: Vec<(String, f64)>,
-    last_scroll_t: f64,
-}
-
 /// Listens to the page until dropped.
 pub struct Collector {
-    state: Rc<RefCell<State>>,
+    state: Rc<RefCell<Recorder>>,
     window: Window,
     _listeners: Vec<Listener>,
 }
@@ -44,55 +30,22 @@ pub fn now(window: &Window) -> f64 {
     (t * 10.0).round() / 10.0
 }
 
-fn push_capped<T>(v: &mut Vec<T>, item: T, cap: usize) {
-    if v.len() >= cap {
-        // Keep the newest: the moments before submit matter most.
-        v.drain(..cap / 10);
-    }
-    v.push(item);
-}
-
-impl State {
-    fn interacted(&mut self, t: f64) {
-        if self.signals.first_interaction_ms.is_none() {
-            self.signals.first_interaction_ms = Some(t);
-        }
-    }
-
-    fn pointer(&mut self, t: f64, k: PointerKind, x: f64, y: f64) {
-        let (dx, dy) = self.last_pointer.map_or((0.0, 0.0), |(px, py)| (x - px, y - py));
-        self.last_pointer = Some((x, y));
-        self.interacted(t);
-        push_capped(&mut self.signals.pointer, PointerSample { t, k, dx: dx as f32, dy: dy as f32 }, MAX_POINTER);
-    }
-
-    fn touch(&mut self, t: f64, k: TouchKind, x: f64, y: f64) {
-        let (dx, dy) = match (k, self.last_touch) {
-            (TouchKind::Start, _) | (_, None) => (0.0, 0.0),
-            (_, Some((px, py))) => (x - px, y - py),
-        };
-        self.last_touch = Some((x, y));
-        self.interacted(t);
-        push_capped(&mut self.signals.touch, TouchSample { t, k, dx: dx as f32, dy: dy as f32 }, MAX_OTHER);
-    }
-}
-
 impl Collector {
     /// Starts listening on `window` and its document.
     pub fn start(window: &Window) -> Self {
-        let state = Rc::new(RefCell::new(State::default()));
+        let state = Rc::new(RefCell::new(Recorder::new()));
         let mut listeners = Vec::new();
         let target: &web_sys::EventTarget = window.as_ref();
         let doc_target: Option<web_sys::EventTarget> = window.document().map(Into::into);
 
         // Every handler first counts script-made events, then ignores them.
-        let on = |name: &'static str, f: fn(&mut State, f64, &Event)| {
+        let on = |name: &'static str, f: fn(&mut Recorder, f64, &Event)| {
             let st = state.clone();
             let w = window.clone();
             Listener::observe(target, name, move |e: Event| {
                 let mut s = st.borrow_mut();
                 if !e.is_trusted() {
-                    s.signals.untrusted_events = s.signals.untrusted_events.saturating_add(1);
+                    s.untrusted();
                     return;
                 }
                 f(&mut s, now(&w), &e);
@@ -107,15 +60,11 @@ impl Collector {
         listeners.push(on("pointerdown", |s, t, e| {
             if let Some(p) = e.dyn_ref::<PointerEvent>().filter(|p| p.pointer_type() != "touch") {
                 s.pointer(t, PointerKind::Down, f64::from(p.client_x()), f64::from(p.client_y()));
-                s.pointer_down_at = Some(t);
             }
         }));
         listeners.push(on("pointerup", |s, t, e| {
             if let Some(p) = e.dyn_ref::<PointerEvent>().filter(|p| p.pointer_type() != "touch") {
                 s.pointer(t, PointerKind::Up, f64::from(p.client_x()), f64::from(p.client_y()));
-                if let Some(down) = s.pointer_down_at.take() {
-                    push_capped(&mut s.signals.clicks, Click { t: down, dwell: t - down }, MAX_OTHER);
-                }
             }
         }));
         for (name, kind) in
@@ -126,7 +75,7 @@ impl Collector {
             listeners.push(Listener::observe(target, name, move |e: Event| {
                 let mut s = st.borrow_mut();
                 if !e.is_trusted() {
-                    s.signals.untrusted_events = s.signals.untrusted_events.saturating_add(1);
+                    s.untrusted();
                     return;
                 }
                 let Some(te) = e.dyn_ref::<TouchEvent>() else { return };
@@ -137,45 +86,27 @@ impl Collector {
         }
         listeners.push(on("keydown", |s, t, e| {
             if let Some(k) = e.dyn_ref::<KeyboardEvent>().filter(|k| !k.repeat()) {
-                s.interacted(t);
-                let code = k.code();
-                s.keys_down.retain(|(c, _)| *c != code);
-                if s.keys_down.len() < 16 {
-                    s.keys_down.push((code, t));
-                }
+                s.key_down(t, &k.code());
             }
         }));
         listeners.push(on("keyup", |s, t, e| {
-            let code = e.dyn_ref::<KeyboardEvent>().map(KeyboardEvent::code);
-            let held = code.and_then(|c| s.keys_down.iter().position(|(k, _)| *k == c));
-            if let Some(down) = held.map(|i| s.keys_down.swap_remove(i).1) {
-                push_capped(&mut s.signals.keys, KeyTiming { t: down, dwell: t - down }, MAX_OTHER);
+            if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
+                s.key_up(t, &k.code());
             }
         }));
-        listeners.push(on("paste", |s, _, _| s.signals.pastes = s.signals.pastes.saturating_add(1)));
+        listeners.push(on("paste", |s, _, _| s.paste()));
         listeners.push(on("scroll", |s, t, _| {
-            if t - s.last_scroll_t >= SCROLL_GAP_MS {
-                s.last_scroll_t = t;
-                let y = web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
-                push_capped(&mut s.signals.scroll, ScrollSample { t, y: y as f32 }, MAX_OTHER);
-            }
+            let y = web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
+            s.scroll(t, y);
         }));
-        listeners.push(on("focusin", |s, t, _| {
-            push_capped(&mut s.signals.focus, FocusChange { t, focused: true }, MAX_OTHER)
-        }));
-        listeners.push(on("focusout", |s, t, _| {
-            push_capped(&mut s.signals.focus, FocusChange { t, focused: false }, MAX_OTHER)
-        }));
+        listeners.push(on("focusin", |s, t, _| s.focus(t, true)));
+        listeners.push(on("focusout", |s, t, _| s.focus(t, false)));
         if let Some(doc) = &doc_target {
             let st = state.clone();
             let w = window.clone();
             listeners.push(Listener::observe(doc, "visibilitychange", move |_| {
                 let visible = w.document().is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
-                push_capped(
-                    &mut st.borrow_mut().signals.visibility,
-                    VisibilityChange { t: now(&w), visible },
-                    MAX_OTHER,
-                );
+                st.borrow_mut().visibility(now(&w), visible);
             }));
         }
         Self { state, window: window.clone(), _listeners: listeners }
@@ -183,15 +114,12 @@ impl Collector {
 
     /// How many trusted interactions were seen so far.
     pub fn activity(&self) -> usize {
-        let s = &self.state.borrow().signals;
-        s.pointer.len() + s.keys.len() + s.clicks.len() + s.touch.len() + s.scroll.len()
+        self.state.borrow().activity()
     }
 
     /// What was observed so far, with the environment and the elapsed time.
     pub fn snapshot(&self) -> Signals {
-        let mut s = self.state.borrow().signals.clone();
-        s.v = VERSION;
-        s.elapsed_ms = now(&self.window);
+        let mut s = self.state.borrow().snapshot(now(&self.window));
         s.env = environment(&self.window);
         s
     }
