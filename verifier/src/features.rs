@@ -1,0 +1,418 @@
+//! Features of behaviour, computed on the server from the signals payload.
+//! The server is the trust boundary: the page sends raw timings and
+//! relative movements, and everything the score uses is derived here.
+//!
+//! # Moving parts
+//!
+//! - [`movements`] rebuilds the pointer's path from its relative samples and
+//!   cuts it into movements: runs of moves without a pause, each ending where
+//!   the pointer stopped or a button went down (an aimed movement).
+//! - [`Movement`] measures one movement: straightness, the speed profile
+//!   (variation, where it peaks, how much it slows at the end), how much the
+//!   direction wobbles, and how regular the sampling was.
+//! - [`Features::extract`] sums a whole session up: medians over movements,
+//!   jumps, click and key rhythms.
+//!
+//! Nothing here decides: [`crate::score`] weighs the features.
+
+use oculto_shared::signals::{KeyTiming, PointerKind, PointerSample, Signals};
+
+/// A pause longer than this between two moves ends a movement, ms.
+pub const PAUSE_MS: f64 = 250.0;
+/// Movements shorter than this (chord) are too small to measure, CSS px.
+pub const MIN_CHORD_PX: f64 = 30.0;
+/// Movements with fewer samples than this are too short to measure.
+pub const MIN_SAMPLES: usize = 5;
+/// One sample moving farther than this, faster than [`JUMP_MS`], is a jump
+/// (a pointer set somewhere rather than moved there), CSS px.
+pub const JUMP_PX: f64 = 150.0;
+/// See [`JUMP_PX`], ms.
+pub const JUMP_MS: f64 = 30.0;
+
+/// A point of the rebuilt path: time, x, y.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Time, ms.
+    pub t: f64,
+    /// Horizontal position relative to the first sample, CSS px.
+    pub x: f64,
+    /// Vertical position, CSS px.
+    pub y: f64,
+}
+
+/// One movement of the pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Movement {
+    /// The path, in time order.
+    pub points: Vec<Point>,
+    /// Whether a button went down where it ended.
+    pub ends_in_click: bool,
+}
+
+/// Rebuilds the pointer's path and cuts it into movements.
+pub fn movements(pointer: &[PointerSample]) -> Vec<Movement> {
+    let (mut x, mut y) = (0.0, 0.0);
+    let mut out = Vec::new();
+    let mut current: Vec<Point> = Vec::new();
+    let finish = |current: &mut Vec<Point>, out: &mut Vec<Movement>, click: bool| {
+        if current.len() >= 2 {
+            out.push(Movement { points: std::mem::take(current), ends_in_click: click });
+        } else {
+            current.clear();
+        }
+    };
+    for s in pointer {
+        x += f64::from(s.dx);
+        y += f64::from(s.dy);
+        let p = Point { t: s.t, x, y };
+        match s.k {
+            PointerKind::Move => {
+                if current.last().is_some_and(|last| p.t - last.t > PAUSE_MS) {
+                    finish(&mut current, &mut out, false);
+                }
+                current.push(p);
+            }
+            PointerKind::Down => {
+                // The press itself is not a step of the path: it moves
+                // nothing, and its time says how long the pointer rested.
+                if current.last().is_some_and(|last| p.t - last.t <= PAUSE_MS) {
+                    finish(&mut current, &mut out, true);
+                } else {
+                    finish(&mut current, &mut out, false);
+                }
+            }
+            PointerKind::Up => finish(&mut current, &mut out, false),
+        }
+    }
+    finish(&mut current, &mut out, false);
+    out
+}
+
+/// Mean and coefficient of variation (standard deviation over mean) of
+/// `values`; `None` when empty or the mean is 0.
+pub fn mean_cv(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if mean.abs() < 1e-12 {
+        return None;
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    Some((mean, var.sqrt() / mean.abs()))
+}
+
+/// The median of `values` (which it sorts); `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+}
+
+/// What one movement looked like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    /// Straight-line distance from start to end over the path's length: 1
+    /// for a straight line.
+    pub straightness: f64,
+    /// Variation of the speed along the movement (coefficient of
+    /// variation): near 0 for a constant speed.
+    pub speed_cv: f64,
+    /// Where the speed peaked, as a fraction of the movement's duration.
+    pub peak_at: f64,
+    /// Mean speed over the last quarter of the time over the peak speed:
+    /// people slow down as they reach a target.
+    pub end_speed: f64,
+    /// Mean absolute change of direction between steps, radians.
+    pub wobble: f64,
+    /// Variation of the time between samples (coefficient of variation).
+    pub dt_cv: f64,
+    /// Share of steps that came less than 4 ms after the previous one.
+    pub burst_share: f64,
+}
+
+impl Movement {
+    /// Chord, path length and duration.
+    pub fn extent(&self) -> (f64, f64, f64) {
+        let (first, last) = (self.points[0], self.points[self.points.len() - 1]);
+        let chord = (last.x - first.x).hypot(last.y - first.y);
+        let length: f64 = self.points.windows(2).map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y)).sum();
+        (chord, length, last.t - first.t)
+    }
+
+    /// Measures the movement, if it is long enough to say anything.
+    pub fn shape(&self) -> Option<Shape> {
+        let (chord, length, duration) = self.extent();
+        if self.points.len() < MIN_SAMPLES || chord < MIN_CHORD_PX || length <= 0.0 {
+            return None;
+        }
+        let steps: Vec<(f64, f64, f64, f64)> = self
+            .points
+            .windows(2)
+            .map(|w| (w[1].t - w[0].t, w[1].x - w[0].x, w[1].y - w[0].y, (w[0].t + w[1].t) / 2.0))
+            .collect();
+        // Speeds of steps with time between them; a step with none is a burst.
+        let speeds: Vec<(f64, f64)> =
+            steps.iter().filter(|s| s.0 > 0.0).map(|&(dt, dx, dy, mid)| (mid, dx.hypot(dy) / dt)).collect();
+        let (_, speed_cv) = mean_cv(&speeds.iter().map(|s| s.1).collect::<Vec<_>>()).unwrap_or((0.0, 0.0));
+        let start = self.points[0].t;
+        let (peak_t, peak) = speeds.iter().copied().fold((start, 0.0), |a, s| if s.1 > a.1 { s } else { a });
+        let peak_at = if duration > 0.0 { (peak_t - start) / duration } else { 0.5 };
+        let tail: Vec<f64> = speeds.iter().filter(|s| s.0 >= start + 0.75 * duration).map(|s| s.1).collect();
+        let end_speed = match (tail.is_empty(), peak > 0.0) {
+            (false, true) => tail.iter().sum::<f64>() / tail.len() as f64 / peak,
+            _ => 1.0,
+        };
+        let moving: Vec<(f64, f64)> =
+            steps.iter().filter(|s| s.1.hypot(s.2) > 0.0).map(|&(_, dx, dy, _)| (dx, dy)).collect();
+        let turns: Vec<f64> = moving
+            .windows(2)
+            .map(|w| {
+                let a = w[0].1.atan2(w[0].0);
+                let b = w[1].1.atan2(w[1].0);
+                let mut d = b - a;
+                while d > std::f64::consts::PI {
+                    d -= std::f64::consts::TAU;
+                }
+                while d < -std::f64::consts::PI {
+                    d += std::f64::consts::TAU;
+                }
+                d.abs()
+            })
+            .collect();
+        let wobble = if turns.is_empty() { 0.0 } else { turns.iter().sum::<f64>() / turns.len() as f64 };
+        let dts: Vec<f64> = steps.iter().map(|s| s.0).collect();
+        let dt_cv = mean_cv(&dts).map_or(0.0, |(_, cv)| cv);
+        let burst_share = dts.iter().filter(|&&dt| dt < 4.0).count() as f64 / dts.len() as f64;
+        Some(Shape { straightness: chord / length, speed_cv, peak_at, end_speed, wobble, dt_cv, burst_share })
+    }
+}
+
+/// A session's behaviour, summed up. `None` where there was nothing to
+/// measure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    /// Movements long enough to measure.
+    pub measured: usize,
+    /// Of those, the ones that ended in a click.
+    pub aimed: usize,
+    /// Median straightness of measured movements.
+    pub straightness: Option<f64>,
+    /// Share of measured movements straighter than 0.995.
+    pub straight_share: Option<f64>,
+    /// Median speed variation.
+    pub speed_cv: Option<f64>,
+    /// Median end speed over peak speed.
+    pub end_speed: Option<f64>,
+    /// Median peak position.
+    pub peak_at: Option<f64>,
+    /// Median direction wobble, radians per step.
+    pub wobble: Option<f64>,
+    /// Median sampling variation.
+    pub dt_cv: Option<f64>,
+    /// Share of all move steps that came within 4 ms of the previous one.
+    pub burst_share: Option<f64>,
+    /// Samples that jumped farther than [`JUMP_PX`] within [`JUMP_MS`].
+    pub jumps: usize,
+    /// Clicks with no movement in the [`PAUSE_MS`] before them.
+    pub still_clicks: usize,
+    /// Click dwell: shortest and variation.
+    pub click_dwell_min: Option<f64>,
+    /// Variation of click dwell times.
+    pub click_dwell_cv: Option<f64>,
+    /// Time between key presses: shortest and variation.
+    pub key_gap_min: Option<f64>,
+    /// Variation of the time between key presses.
+    pub key_gap_cv: Option<f64>,
+    /// Variation of key dwell times.
+    pub key_dwell_cv: Option<f64>,
+}
+
+/// Gaps between successive key presses.
+fn key_gaps(keys: &[KeyTiming]) -> Vec<f64> {
+    keys.windows(2).map(|w| w[1].t - w[0].t).filter(|g| *g >= 0.0).collect()
+}
+
+impl Features {
+    /// Computes the features of a payload.
+    pub fn extract(s: &Signals) -> Self {
+        let moves = movements(&s.pointer);
+        let shapes: Vec<(Shape, bool)> =
+            moves.iter().filter_map(|m| m.shape().map(|sh| (sh, m.ends_in_click))).collect();
+        let med = |f: fn(&Shape) -> f64| {
+            let mut v: Vec<f64> = shapes.iter().map(|(s, _)| f(s)).collect();
+            median(&mut v)
+        };
+        let straight = shapes.iter().filter(|(s, _)| s.straightness > 0.995).count();
+        let move_steps: Vec<f64> = s
+            .pointer
+            .windows(2)
+            .filter(|w| w[0].k == PointerKind::Move && w[1].k == PointerKind::Move)
+            .map(|w| w[1].t - w[0].t)
+            .collect();
+        let jumps = s
+            .pointer
+            .windows(2)
+            .filter(|w| f64::from(w[1].dx).hypot(f64::from(w[1].dy)) > JUMP_PX && w[1].t - w[0].t < JUMP_MS)
+            .count();
+        let still_clicks = s
+            .pointer
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| {
+                p.k == PointerKind::Down
+                    && !s.pointer[..*i]
+                        .iter()
+                        .rev()
+                        .take_while(|q| p.t - q.t <= PAUSE_MS)
+                        .any(|q| q.k == PointerKind::Move && (q.dx != 0.0 || q.dy != 0.0))
+            })
+            .count();
+        let dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
+        let gaps = key_gaps(&s.keys);
+        let key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
+        Features {
+            measured: shapes.len(),
+            aimed: shapes.iter().filter(|(_, aimed)| *aimed).count(),
+            straightness: med(|s| s.straightness),
+            straight_share: (!shapes.is_empty()).then(|| straight as f64 / shapes.len() as f64),
+            speed_cv: med(|s| s.speed_cv),
+            end_speed: med(|s| s.end_speed),
+            peak_at: med(|s| s.peak_at),
+            wobble: med(|s| s.wobble),
+            dt_cv: med(|s| s.dt_cv),
+            burst_share: (!move_steps.is_empty())
+                .then(|| move_steps.iter().filter(|&&d| d < 4.0).count() as f64 / move_steps.len() as f64),
+            jumps,
+            still_clicks,
+            click_dwell_min: dwell.iter().copied().reduce(f64::min),
+            click_dwell_cv: (dwell.len() >= 3).then(|| mean_cv(&dwell).map_or(0.0, |(_, cv)| cv)),
+            key_gap_min: gaps.iter().copied().reduce(f64::min),
+            key_gap_cv: (gaps.len() >= 4).then(|| mean_cv(&gaps).map_or(0.0, |(_, cv)| cv)),
+            key_dwell_cv: (key_dwell.len() >= 4).then(|| mean_cv(&key_dwell).map_or(0.0, |(_, cv)| cv)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oculto_shared::signals::{Click, KeyTiming};
+
+    use super::*;
+
+    /// Pointer samples through absolute points `(t, x, y)`, then a press.
+    fn path(points: &[(f64, f64, f64)], click: bool) -> Vec<PointerSample> {
+        let mut out = Vec::new();
+        let (mut px, mut py) = (points[0].1, points[0].2);
+        for &(t, x, y) in points {
+            out.push(PointerSample { t, k: PointerKind::Move, dx: (x - px) as f32, dy: (y - py) as f32 });
+            (px, py) = (x, y);
+        }
+        if click {
+            let t = points[points.len() - 1].0 + 80.0;
+            out.push(PointerSample { t, k: PointerKind::Down, dx: 0.0, dy: 0.0 });
+            out.push(PointerSample { t: t + 90.0, k: PointerKind::Up, dx: 0.0, dy: 0.0 });
+        }
+        out
+    }
+
+    fn line(n: usize, dt: f64, step: f64) -> Vec<(f64, f64, f64)> {
+        (0..n).map(|i| (i as f64 * dt, i as f64 * step, i as f64 * step * 0.5)).collect()
+    }
+
+    #[test]
+    fn a_straight_line_at_constant_speed() {
+        let m = movements(&path(&line(30, 16.7, 10.0), true));
+        assert_eq!(m.len(), 1);
+        assert!(m[0].ends_in_click);
+        let sh = m[0].shape().expect("long enough");
+        assert!((sh.straightness - 1.0).abs() < 1e-6, "{sh:?}");
+        assert!(sh.speed_cv < 0.05, "{sh:?}");
+        assert!(sh.wobble < 1e-6, "{sh:?}");
+        assert!(sh.dt_cv < 1e-6 && sh.burst_share == 0.0, "{sh:?}");
+        assert!(sh.end_speed > 0.95, "no slowing down: {sh:?}");
+    }
+
+    #[test]
+    fn a_half_circle_is_not_straight_and_wobbles_evenly() {
+        let pts: Vec<(f64, f64, f64)> = (0..=40)
+            .map(|i| {
+                let a = std::f64::consts::PI * f64::from(i) / 40.0;
+                (f64::from(i) * 16.7, 100.0 - 100.0 * a.cos(), 100.0 * a.sin())
+            })
+            .collect();
+        let sh = movements(&path(&pts, false))[0].shape().expect("long enough");
+        assert!((sh.straightness - 2.0 / std::f64::consts::PI).abs() < 0.01, "{sh:?}");
+        assert!((sh.wobble - std::f64::consts::PI / 40.0).abs() < 0.01, "{sh:?}");
+    }
+
+    #[test]
+    fn a_bell_shaped_reach_slows_at_the_end() {
+        // Minimum-jerk profile: position follows 10s^3 - 15s^4 + 6s^5.
+        let pts: Vec<(f64, f64, f64)> = (0..=30)
+            .map(|i| {
+                let s = f64::from(i) / 30.0;
+                let p = 10.0 * s.powi(3) - 15.0 * s.powi(4) + 6.0 * s.powi(5);
+                (f64::from(i) * 16.7, 400.0 * p, 0.0)
+            })
+            .collect();
+        let sh = movements(&path(&pts, true))[0].shape().expect("long enough");
+        assert!(sh.end_speed < 0.4, "{sh:?}");
+        assert!((sh.peak_at - 0.5).abs() < 0.1, "{sh:?}");
+        assert!(sh.speed_cv > 0.4, "{sh:?}");
+    }
+
+    #[test]
+    fn pauses_cut_movements_and_tiny_ones_are_not_measured() {
+        let mut pts = line(10, 16.7, 10.0);
+        pts.extend(line(10, 16.7, 10.0).into_iter().map(|(t, x, y)| (t + 1000.0, x + 200.0, y)));
+        let m = movements(&path(&pts, false));
+        assert_eq!(m.len(), 2);
+        let tiny = path(&line(10, 16.7, 1.0), false);
+        assert_eq!(movements(&tiny)[0].shape(), None);
+    }
+
+    #[test]
+    fn session_features_catch_jumps_bursts_and_rhythm() {
+        let mut pointer = path(&line(20, 1.0, 10.0), true);
+        // A press 400 px away, right after: set, not moved.
+        let t = pointer[pointer.len() - 1].t + 5.0;
+        pointer.push(PointerSample { t, k: PointerKind::Move, dx: 400.0, dy: 0.0 });
+        let s = Signals {
+            pointer,
+            clicks: vec![Click { t: 100.0, dwell: 0.0 }; 3],
+            keys: (0..8).map(|i| KeyTiming { t: f64::from(i) * 10.0, dwell: 5.0 }).collect(),
+            ..Default::default()
+        };
+        let f = Features::extract(&s);
+        assert_eq!(f.jumps, 1);
+        assert!(f.burst_share.unwrap() > 0.9, "{f:?}");
+        assert_eq!(f.click_dwell_min, Some(0.0));
+        assert_eq!(f.key_gap_min, Some(10.0));
+        assert!(f.key_gap_cv.unwrap() < 1e-9 && f.key_dwell_cv.unwrap() < 1e-9, "{f:?}");
+        assert_eq!(f.straight_share, Some(1.0));
+    }
+
+    #[test]
+    fn a_click_without_movement_before_it_is_still() {
+        let mut pointer = path(&line(10, 16.7, 10.0), false);
+        let t = pointer[pointer.len() - 1].t + 2000.0;
+        pointer.push(PointerSample { t, k: PointerKind::Down, dx: 0.0, dy: 0.0 });
+        pointer.push(PointerSample { t: t + 5.0, k: PointerKind::Up, dx: 0.0, dy: 0.0 });
+        let f = Features::extract(&Signals { pointer, ..Default::default() });
+        assert_eq!(f.still_clicks, 1);
+        let aimed = path(&line(10, 16.7, 10.0), true);
+        assert_eq!(Features::extract(&Signals { pointer: aimed, ..Default::default() }).still_clicks, 0);
+    }
+
+    #[test]
+    fn nothing_to_measure_is_none_not_zero() {
+        let f = Features::extract(&Signals::default());
+        assert_eq!(f, Features::default());
+        assert_eq!(f.straightness, None);
+    }
+}
