@@ -114,10 +114,22 @@ impl Recorder {
 
     /// A key went up: records its press time and how long it stayed down. A
     /// release without a press is ignored.
+    ///
+    /// Keys are kept in the order they went down, though they come in the
+    /// order they went up: people often press the next key before releasing
+    /// the last (rollover), and a list out of time order would look like
+    /// time running backwards.
     pub fn key_up(&mut self, t: f64, id: &str) {
         if let Some(i) = self.keys_down.iter().position(|(k, _)| k == id) {
             let down = self.keys_down.swap_remove(i).1;
-            push_capped(&mut self.signals.keys, KeyTiming { t: down, dwell: t - down }, MAX_OTHER);
+            let keys = &mut self.signals.keys;
+            push_capped(keys, KeyTiming { t: down, dwell: t - down }, MAX_OTHER);
+            // Only keys held together are out of order: a few steps at most.
+            let mut j = keys.len() - 1;
+            while j > 0 && keys[j - 1].t > keys[j].t {
+                keys.swap(j - 1, j);
+                j -= 1;
+            }
         }
     }
 
@@ -201,6 +213,21 @@ mod tests {
         assert_eq!(s.first_interaction_ms, Some(100.0));
         let json = serde_json::to_string(&s).expect("serialises");
         assert!(!json.contains("Key") && !json.contains("Shift"), "{json}");
+    }
+
+    #[test]
+    fn rollover_typing_stays_in_press_order() {
+        // A down, B down, A up, C down, C up, B up: released A, C, B.
+        let mut r = Recorder::new();
+        r.key_down(100.0, "KeyA");
+        r.key_down(140.0, "KeyB");
+        r.key_up(170.0, "KeyA");
+        r.key_down(200.0, "KeyC");
+        r.key_up(230.0, "KeyC");
+        r.key_up(260.0, "KeyB");
+        let s = r.finish(300.0);
+        let t: Vec<_> = s.keys.iter().map(|k| (k.t, k.dwell)).collect();
+        assert_eq!(t, [(100.0, 70.0), (140.0, 120.0), (200.0, 30.0)]);
     }
 
     #[test]
