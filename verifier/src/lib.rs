@@ -30,6 +30,7 @@ pub mod compat;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod keys;
 pub mod limits;

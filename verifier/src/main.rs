@@ -52,6 +52,9 @@ enum Command {
         #[command(subcommand)]
         command: ChallengeCommand,
     },
+    /// Measure the scorer on human and bot traces (ROC AUC, TPR at 1% FPR,
+    /// classes per group), or prepare traces for it.
+    Eval(oculto_verifier::eval::EvalArgs),
     /// Solve a proof of work challenge from /init (for curl walkthroughs and
     /// clients without the widget); prints the nonce.
     Pow {
@@ -160,6 +163,9 @@ fn main() -> anyhow::Result<()> {
             ChallengeCommand::Bench(args) => oculto_verifier::challenge::measure::run(args),
         };
     }
+    if let Command::Eval(args) = &cli.command {
+        return oculto_verifier::eval::run(args);
+    }
     let rt = actix_web::rt::System::new();
     match cli.command {
         Command::Serve { .. } => rt.block_on(oculto_verifier::serve(config)),
@@ -176,7 +182,7 @@ fn main() -> anyhow::Result<()> {
             println!("running verifiers pick it up within a second");
             Ok(())
         }),
-        Command::Pow { .. } | Command::Challenge { .. } => Ok(()),
+        Command::Pow { .. } | Command::Challenge { .. } | Command::Eval(_) => Ok(()),
     }
 }
 

@@ -1,0 +1,271 @@
+//! `oculto eval`: the instrument that measures the scorer (issue 5).
+//!
+//! # Organisation
+//!
+//! - [`trace`]: trace files (JSON Lines in the `../shared/data` format),
+//!   read one line at a time.
+//! - [`payload`]: a trace → the payload the widget would send, through the
+//!   widget's own encoder ([`oculto_shared::signals::Recorder`]), and the
+//!   evidence the verifier scores.
+//! - [`metrics`]: ROC AUC, TPR at 1% FPR, classes per group, payload sizes.
+//! - [`frames`]: how a browser delivers pointer moves (one per frame).
+//! - [`neutralise`]: `oculto eval prepare`, taking the recorder out of traces
+//!   (re-timing, gap caps) and cutting them into form-like units.
+//! - [`bots`]: `oculto eval bots`, traces in the families of movement bots
+//!   use.
+//! - [`rng`]: the seeded generator behind both.
+//!
+//! `oculto eval --human FILE --bot FILE [--json]` scores every line with the
+//! production scorer ([`crate::score::score`]) and prints the report; only
+//! the data flows through here, the scorer is used as it is.
+
+pub mod bots;
+pub mod frames;
+pub mod metrics;
+pub mod neutralise;
+pub mod payload;
+pub mod rng;
+pub mod trace;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+
+use self::metrics::Scored;
+use self::neutralise::{Mode, Settings};
+use self::rng::Rng;
+use self::trace::{Label, Reader, Writer};
+use crate::score;
+
+/// `oculto eval`: compare human and bot traces, or prepare them.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct EvalArgs {
+    /// Prepare traces instead of scoring them.
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// What to score.
+    #[command(flatten)]
+    pub compare: CompareArgs,
+}
+
+/// The preparing subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalCommand {
+    /// Neutralise the recorder: re-time pointer paths onto a 60 Hz browser
+    /// clock, cap idle gaps and cut traces into form-like units.
+    Prepare(PrepareArgs),
+    /// Generate bot traces, one family of movement per `user`.
+    Bots(BotsArgs),
+}
+
+/// `oculto eval --human FILE --bot FILE`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Human units: the lines labelled `human` in FILE (repeatable).
+    #[arg(long = "human", value_name = "FILE")]
+    pub human: Vec<PathBuf>,
+    /// Bot units: the lines labelled `bot` in FILE (repeatable).
+    #[arg(long = "bot", value_name = "FILE")]
+    pub bot: Vec<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Read at most this many lines of each file.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Also write each unit's payload, score and reasons to FILE (JSON
+    /// Lines), to study or fit a scorer offline.
+    #[arg(long, value_name = "FILE")]
+    pub payloads: Option<PathBuf>,
+}
+
+/// `oculto eval prepare`.
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    /// Trace files to read (repeatable).
+    #[arg(long = "in", value_name = "FILE", required = true)]
+    pub input: Vec<PathBuf>,
+    /// Where to write the units (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// `clicks`: units of 3-6 point-and-click actions; `whole`: whole traces.
+    #[arg(long, value_enum, default_value_t = Mode::Clicks)]
+    pub mode: Mode,
+    /// Only the lines with this label.
+    #[arg(long, value_enum)]
+    pub label: Option<Label>,
+    /// Seed of the re-timing's jitter and the cuts.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Read at most this many lines of each file.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `oculto eval bots`.
+#[derive(Debug, clap::Args)]
+pub struct BotsArgs {
+    /// Units per family.
+    #[arg(long, default_value_t = 500)]
+    pub per_family: u32,
+    /// Only these families (repeatable; default: all).
+    #[arg(long = "family", value_enum)]
+    pub families: Vec<bots::Family>,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the traces (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Runs `oculto eval`.
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    match &args.command {
+        Some(EvalCommand::Prepare(p)) => prepare(p),
+        Some(EvalCommand::Bots(b)) => generate(b),
+        None => compare(&args.compare),
+    }
+}
+
+/// One line of `--payloads`.
+#[derive(serde::Serialize)]
+struct PayloadLine<'a> {
+    label: Label,
+    user: &'a str,
+    source: Option<&'a str>,
+    session: Option<&'a str>,
+    score: u8,
+    reasons: &'a [&'static str],
+    signals: &'a oculto_shared::signals::Signals,
+}
+
+/// Scores one trace as the verifier would; also returns whether the
+/// payload validates, and writes it to `payloads` when given.
+pub fn score_trace<W: Write + ?Sized>(t: &trace::Trace, payloads: Option<&mut W>) -> anyhow::Result<(Scored, bool)> {
+    let signals = payload::signals(t);
+    let valid = signals.validate().is_ok();
+    let s = score::score(&payload::evidence(&signals));
+    let bytes = serde_json::to_vec(&signals)?.len();
+    let scored = Scored {
+        label: t.label,
+        source: t.source.clone(),
+        user: t.user.clone(),
+        score: s.value,
+        bytes,
+        reasons: s.reasons.iter().map(|r| r.code()).collect(),
+    };
+    if let Some(out) = payloads {
+        let line = PayloadLine {
+            label: t.label,
+            user: &t.user,
+            source: t.source.as_deref(),
+            session: t.session.as_deref(),
+            score: s.value,
+            reasons: &scored.reasons,
+            signals: &signals,
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok((scored, valid))
+}
+
+/// Scores the files' units and builds the report; writes every payload to
+/// `payloads` when given.
+pub fn evaluate(
+    human: &[PathBuf],
+    bot: &[PathBuf],
+    limit: Option<usize>,
+    mut payloads: Option<&mut dyn Write>,
+) -> anyhow::Result<metrics::Report> {
+    let (mut units, mut invalid, mut skipped) = (Vec::new(), 0, 0);
+    let files = human.iter().map(|p| (p, Label::Human)).chain(bot.iter().map(|p| (p, Label::Bot)));
+    for (path, label) in files {
+        for t in Reader::open(path)?.take(limit.unwrap_or(usize::MAX)) {
+            let t = t?;
+            if t.label != label {
+                skipped += 1;
+                continue;
+            }
+            let (scored, valid) = score_trace(&t, payloads.as_deref_mut())?;
+            invalid += usize::from(!valid);
+            units.push(scored);
+        }
+    }
+    Ok(metrics::report(&units, invalid, skipped))
+}
+
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    if args.human.is_empty() && args.bot.is_empty() {
+        bail!("give trace files with --human FILE and --bot FILE (or see `oculto eval --help`)");
+    }
+    let mut payloads = match &args.payloads {
+        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        None => None,
+    };
+    let report = evaluate(&args.human, &args.bot, args.limit, payloads.as_mut().map(|w| w as &mut dyn Write))?;
+    if let Some(mut w) = payloads {
+        w.flush()?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
+    let settings = Settings { mode: args.mode, ..Settings::default() };
+    let mut out = Writer::create(&args.out)?;
+    let (mut read, mut written, mut index) = (0usize, 0usize, 0u64);
+    for path in &args.input {
+        for t in Reader::open(path)?.take(args.limit.unwrap_or(usize::MAX)) {
+            let t = t?;
+            // Each line gets its own generator: output does not depend on
+            // which lines a --label filter dropped before it.
+            let mut rng = Rng::for_item(args.seed, index);
+            index += 1;
+            if args.label.is_some_and(|l| l != t.label) {
+                continue;
+            }
+            read += 1;
+            for unit in neutralise::neutralise(&t, &settings, &mut rng) {
+                out.write(&unit)?;
+                written += 1;
+            }
+        }
+    }
+    out.finish()?;
+    eprintln!("prepare: {read} traces -> {written} units ({:?}) in {}", args.mode, show(&args.out));
+    Ok(())
+}
+
+fn generate(args: &BotsArgs) -> anyhow::Result<()> {
+    let families = if args.families.is_empty() { bots::Family::ALL.to_vec() } else { args.families.clone() };
+    let mut out = Writer::create(&args.out)?;
+    let mut index = 0u64;
+    for family in &families {
+        for i in 0..args.per_family {
+            let mut t = bots::unit(*family, &mut Rng::for_item(args.seed, index));
+            t.session = Some(format!("{}-{i}", family.name()));
+            out.write(&t)?;
+            index += 1;
+        }
+    }
+    out.finish()?;
+    eprintln!("bots: {index} units of {} families in {}", families.len(), show(&args.out));
+    Ok(())
+}
+
+fn show(p: &Path) -> String {
+    if p == Path::new("-") {
+        "standard output".to_owned()
+    } else {
+        p.display().to_string()
+    }
+}
