@@ -28,7 +28,8 @@
 //!    actions (a release of the button, or the end of a touch), with the
 //!    movement leading to them; it ends at its last action and starts at
 //!    most [`Settings::lead_ms`] before its first press. A trace with fewer
-//!    actions is one unit. `whole` mode keeps the trace whole.
+//!    actions is one unit, and a trace with none (keyboard only, no input)
+//!    is kept whole. `whole` mode keeps every trace whole.
 //!
 //! Everything random comes from the seed and the trace's position in the
 //! input, so a run is reproducible.
@@ -238,9 +239,12 @@ fn cut(events: Vec<Event>, s: &Settings, rng: &mut Rng) -> Vec<Vec<Event>> {
             want = rng.int(s.clicks_min, s.clicks_max);
         }
     }
-    // The rest, up to its last action: a trace with fewer actions is one unit.
+    // The rest, up to its last action: a trace with fewer actions is one
+    // unit, and so is a trace without any (keyboard only, or no input).
     if let Some(end) = last_end {
         units.push(trim_lead(&events[start..=end], s.lead_ms));
+    } else if units.is_empty() {
+        units.push(events);
     }
     units
 }
@@ -335,6 +339,17 @@ mod tests {
             assert_eq!(u.session.as_deref(), Some(format!("s#u{i}").as_str()));
         }
         assert_eq!(total, 40);
+    }
+
+    #[test]
+    fn a_trace_without_clicks_is_one_unit() {
+        let keys = vec![Event::key(0.0, true, "Tab"), Event::key(80.0, false, "Tab")];
+        let out = neutralise(&trace(keys), &Settings::default(), &mut Rng::new(6));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].events.len(), 2);
+        let out = neutralise(&trace(vec![]), &Settings::default(), &mut Rng::new(6));
+        assert_eq!(out.len(), 1);
+        assert!(out[0].events.is_empty());
     }
 
     #[test]

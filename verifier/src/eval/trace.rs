@@ -164,32 +164,45 @@ fn touch_name(phase: TouchKind) -> &'static str {
     }
 }
 
+/// A number as the data files write it: whole numbers without a fraction.
+struct Num(f64);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.fract() == 0.0 && self.0.abs() < 1.0e15 {
+            s.serialize_i64(self.0 as i64)
+        } else {
+            s.serialize_f64(self.0)
+        }
+    }
+}
+
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
-        seq.serialize_element(&self.t)?;
+        seq.serialize_element(&Num(self.t))?;
         match &self.kind {
             Kind::Move { x, y } => {
                 seq.serialize_element("move")?;
-                seq.serialize_element(x)?;
-                seq.serialize_element(y)?;
+                seq.serialize_element(&Num(*x))?;
+                seq.serialize_element(&Num(*y))?;
             }
             Kind::Button { down, x, y, button } => {
                 seq.serialize_element(if *down { "down" } else { "up" })?;
-                seq.serialize_element(x)?;
-                seq.serialize_element(y)?;
+                seq.serialize_element(&Num(*x))?;
+                seq.serialize_element(&Num(*y))?;
                 seq.serialize_element(button)?;
             }
             Kind::Wheel { x, y, notches } => {
                 seq.serialize_element("wheel")?;
-                seq.serialize_element(x)?;
-                seq.serialize_element(y)?;
-                seq.serialize_element(notches)?;
+                seq.serialize_element(&Num(*x))?;
+                seq.serialize_element(&Num(*y))?;
+                seq.serialize_element(&Num(*notches))?;
             }
             Kind::Touch { phase, x, y } => {
                 seq.serialize_element(touch_name(*phase))?;
-                seq.serialize_element(x)?;
-                seq.serialize_element(y)?;
+                seq.serialize_element(&x.map(Num))?;
+                seq.serialize_element(&y.map(Num))?;
             }
             Kind::Key { down, key } => {
                 seq.serialize_element(if *down { "keydown" } else { "keyup" })?;
@@ -338,7 +351,8 @@ mod tests {
         let again: Trace = serde_json::from_str(&serde_json::to_string(&t).expect("writes")).expect("reads back");
         assert_eq!(again.events[..8], t.events[..8]);
         let json = serde_json::to_string(&t.events[6]).expect("writes");
-        assert_eq!(json, r#"[60.0,"keydown",null,null,"a"]"#);
+        assert_eq!(json, r#"[60,"keydown",null,null,"a"]"#);
+        assert_eq!(serde_json::to_string(&t.events[0]).expect("writes"), r#"[0,"move",1.5,2]"#);
     }
 
     #[test]
