@@ -42,23 +42,25 @@ pub struct Motion {
     /// rested at the first.
     pub continuous_ms: f64,
     /// After a rest, the cursor reaches the next point over this long, ms:
-    /// the recorder's tick, the most time it can have moved unseen.
-    pub tick_ms: f64,
+    /// how much longer than a frame the recorder's tick is, the time it can
+    /// have moved unseen by the recorder but seen by a browser. 0 jumps.
+    pub glide_ms: f64,
 }
 
 impl Motion {
     /// A script's moves: the cursor jumps from point to point and rests in
     /// between.
-    pub const SCRIPT: Self = Self { continuous_ms: 0.0, tick_ms: 0.0 };
+    pub const SCRIPT: Self = Self { continuous_ms: 0.0, glide_ms: 0.0 };
 
     /// A recorder's samples: its tick is the median time between samples
-    /// (about 16 ms in a browser, 110 ms for most Balabit users), and a gap
-    /// counts as a rest past 2.5 ticks (at least 50 ms).
+    /// (about 16 ms in a browser, 110 ms for most Balabit users), a gap
+    /// counts as a rest past 2.5 ticks (at least 50 ms), and the move after
+    /// a rest glides over what the tick hid beyond a frame.
     pub fn recorded(path: &[Point]) -> Self {
         let mut gaps: Vec<f64> = path.windows(2).map(|w| w[1].t - w[0].t).filter(|&g| g > 0.5).collect();
         gaps.sort_by(f64::total_cmp);
         let tick = gaps.get(gaps.len() / 2).copied().unwrap_or(FRAME_MS).clamp(1.0, 200.0);
-        Self { continuous_ms: (2.5 * tick).max(50.0), tick_ms: tick }
+        Self { continuous_ms: (2.5 * tick).max(50.0), glide_ms: (tick - FRAME_MS).max(0.0) }
     }
 }
 
@@ -91,8 +93,8 @@ impl Cursor {
             match points.last_mut() {
                 // Several samples at one time: the last one counts.
                 Some(last) if p.t <= last.t => (last.x, last.y) = (p.x, p.y),
-                Some(last) if p.t - last.t > motion.continuous_ms && motion.tick_ms > 0.0 => {
-                    let rest_end = Point::new(p.t - motion.tick_ms.min(p.t - last.t), last.x, last.y);
+                Some(last) if p.t - last.t > motion.continuous_ms && motion.glide_ms > 0.0 => {
+                    let rest_end = Point::new(p.t - motion.glide_ms.min(p.t - last.t), last.x, last.y);
                     if rest_end.t > last.t {
                         points.push(rest_end);
                     }
@@ -182,11 +184,11 @@ pub fn deliver(path: &[Point], motion: Motion, flush_at: &[f64], rng: &mut Rng) 
             let pos = cursor.at(tf);
             emit(tf, pos, &mut out);
         }
-        if frame > end + FRAME_MS {
-            break;
-        }
         let pos = cursor.at(frame);
         emit(frame, pos, &mut out);
+        if frame >= end {
+            break;
+        }
         // While the cursor rests, skip the frames that would show nothing.
         let mut step = FRAME_MS;
         if cursor.resting() {
@@ -231,12 +233,23 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:?}");
         assert!(out[1].t >= 1000.0 && out[1].t < 1000.0 + FRAME_MS + 4.0);
         assert_eq!((out[1].x, out[1].y), (100.0, 0.0));
-        // A recorder with a 100 ms tick: the pointer rested, then moved over one tick.
-        let motion = Motion { continuous_ms: 250.0, tick_ms: 100.0 };
+        // A recorder with a 117 ms tick: the pointer rested, then moved over 100 ms.
+        let motion = Motion { continuous_ms: 290.0, glide_ms: 100.0 };
         let out = deliver(&path, motion, &[], &mut Rng::new(2));
         let moving: Vec<&Point> = out.iter().filter(|p| p.x > 0.0).collect();
         assert!((4..=7).contains(&moving.len()), "{out:?}");
         assert!(moving[0].t > 900.0);
+    }
+
+    #[test]
+    fn a_browser_recorded_jump_stays_a_jump() {
+        // A teleport seen by a 60 Hz recorder: one sample at the new place.
+        let mut path: Vec<Point> = (0..5).map(|i| Point::new(f64::from(i) * 16.7, 10.0 + f64::from(i), 10.0)).collect();
+        path.push(Point::new(500.0, 400.0, 300.0));
+        let out = deliver(&path, Motion::recorded(&path), &[], &mut Rng::new(6));
+        let after: Vec<&Point> = out.iter().filter(|p| p.t > 100.0).collect();
+        assert_eq!(after.len(), 1, "{out:?}");
+        assert_eq!((after[0].x, after[0].y), (400.0, 300.0));
     }
 
     #[test]
@@ -266,7 +279,7 @@ mod tests {
             })
             .collect();
         let motion = Motion::recorded(&path);
-        assert_eq!(motion, Motion { continuous_ms: 275.0, tick_ms: 110.0 });
+        assert_eq!(motion, Motion { continuous_ms: 275.0, glide_ms: 110.0 - FRAME_MS });
         let out = deliver(&path, motion, &[], &mut Rng::new(5));
         assert!(out.len() > 60, "{} moves", out.len());
         assert!(out.iter().all(|p| (0.0..=300.0).contains(&p.x) && (0.0..=300.0).contains(&p.y)));

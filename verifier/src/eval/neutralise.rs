@@ -22,8 +22,9 @@
 //!    the seven Balabit users). Samples closer than 2.5 ticks are one
 //!    continuous motion, interpolated with a monotone cubic so that its speed
 //!    profile survives without corners at the samples or overshoot; after a
-//!    longer gap the pointer rested, then moved over one tick. Positions
-//!    become whole pixels.
+//!    longer gap the pointer rested, then moved over what the tick hid beyond
+//!    a frame (a browser-recorded jump stays a jump). Positions become whole
+//!    pixels.
 //! 4. **Units are cut** (`clicks` mode): a unit is a run of 3 to 6
 //!    actions (a release of the button, or the end of a touch), with the
 //!    movement leading to them; it ends at its last action and starts at
