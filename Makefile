@@ -59,6 +59,7 @@ bench:
 	cargo build --release -p oculto-verifier --bin oculto
 	./target/release/oculto challenge bench
 	bench/ocr.sh
+	bench/eval.sh
 
 clean:
 	cargo clean
