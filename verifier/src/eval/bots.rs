@@ -33,7 +33,7 @@ use super::frames::{self, Point};
 use super::rng::Rng;
 use super::trace::{round_ms, Event, Label, Trace};
 
-/// The bot families [`unit`] generates.
+/// The bot families [`unit()`] generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
 pub enum Family {
