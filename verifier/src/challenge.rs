@@ -19,6 +19,7 @@
 pub mod audio;
 pub mod image;
 pub mod measure;
+pub mod ocr;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
