@@ -113,6 +113,9 @@ enum SiteCommand {
 enum ChallengeCommand {
     /// Time and size of image and audio challenges of every kind.
     Bench(oculto_verifier::challenge::measure::BenchArgs),
+    /// Tesseract OCR against image challenges of every kind: exact solves
+    /// and per-character accuracy (needs Debian's tesseract-ocr).
+    Ocr(oculto_verifier::challenge::ocr::OcrArgs),
 }
 
 #[derive(Subcommand)]
@@ -161,6 +164,7 @@ fn main() -> anyhow::Result<()> {
     if let Command::Challenge { command } = &cli.command {
         return match command {
             ChallengeCommand::Bench(args) => oculto_verifier::challenge::measure::run(args),
+            ChallengeCommand::Ocr(args) => oculto_verifier::challenge::ocr::run(args),
         };
     }
     if let Command::Eval(args) = &cli.command {
