@@ -85,7 +85,7 @@ fn assert_challenge_png(png: &[u8]) {
     for c in &chunks {
         assert!(["IHDR", "PLTE", "tRNS", "IDAT", "IEND"].contains(&c.as_str()), "unexpected chunk {c}");
     }
-    assert!(png.len() < 24 * 1024, "{} bytes", png.len());
+    assert!(png.len() < 8 * 1024, "{} bytes", png.len());
 }
 
 /// The PNG inside a `data:image/png;base64,` URL.
