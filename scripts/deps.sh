@@ -7,6 +7,7 @@
 #   scripts/deps.sh bench    wrk
 #   scripts/deps.sh browser  chromium + playwright-core (for widget tests), sqlite3
 #   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
+#   scripts/deps.sh audio    espeak-ng + sox (for scripts/make-audio-clips.sh)
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -72,5 +73,6 @@ case "${1:-}" in
     command -v sqlite3 >/dev/null || apt_install sqlite3
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
-  *) echo "usage: $0 rust|wasm|bench|browser|ocr" >&2; exit 2 ;;
+  audio) command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox ;;
+  *) echo "usage: $0 rust|wasm|bench|browser|ocr|audio" >&2; exit 2 ;;
 esac

@@ -16,25 +16,7 @@ set -euo pipefail
 
 log() { printf 'make-audio-clips: %s\n' "$*" >&2; }
 
-# Installs the Debian packages that are missing (as scripts/deps.sh does).
-apt_install() {
-  local missing=()
-  for p in "$@"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if ! command -v apt-get >/dev/null; then
-    log "please install: ${missing[*]} (no apt-get on this machine)"
-    return 1
-  fi
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  log "installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-}
-
-command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox
+"$(dirname "${BASH_SOURCE[0]}")/deps.sh" audio
 
 # Every character of challenge.rs's alphabets (NUMERIC, ALPHABETIC, ALPHANUMERIC).
 CHARS="23456789ABCEFGHKLMNPRSTVWXYZ"
