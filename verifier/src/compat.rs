@@ -19,10 +19,9 @@ use actix_cors::Cors;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use oculto_shared::api::{
-    routes, CaptchetatImage, CaptchetatValidate, Classification, DetailError, GenerateRequest, GenerateResponse,
-    HealthComponent, Healthcheck, ValidateRequest, ValidateResponse,
+    routes, CaptchetatImage, CaptchetatValidate, DetailError, GenerateRequest, GenerateResponse, HealthComponent,
+    Healthcheck, ValidateRequest, ValidateResponse,
 };
-use oculto_shared::token::Verdict;
 use oculto_shared::SESSION_PREFIX;
 use serde::Deserialize;
 
@@ -32,8 +31,8 @@ use crate::challenge::{captchetat_spec, Kind, Lang, Spec};
 use crate::error::{status_of, ApiError};
 use crate::limits::client_ip;
 use crate::sites::{hostname_of, normalize_origin, test_keys};
-use crate::store::VerdictRecord;
-use crate::{clock, random, State};
+use crate::store::PendingVerdict;
+use crate::{clock, random, session, State};
 
 type Data = web::Data<State>;
 
@@ -268,28 +267,19 @@ async fn validate(
 
 /// A verdict for a solved generate/validate challenge.
 async fn sign(state: &State, req: &HttpRequest, site_key: String) -> Result<String, ApiError> {
-    let now = clock::now_secs();
-    let exp = now + state.config.token_ttl_secs;
     let score = test_keys::site(&site_key).map_or(CAPTCHA_ONLY_SCORE, |b| b.score());
-    let session_id = random::ordered_id(SESSION_PREFIX);
-    let claims = Verdict {
-        iss: state.config.issuer.clone(),
-        sub: site_key.clone(),
-        jti: random::ordered_id(""),
-        sid: session_id.clone(),
-        iat: now,
-        exp,
-        score,
-        cls: Classification::from_score(score),
+    let verdict = PendingVerdict {
+        session_id: random::ordered_id(SESSION_PREFIX),
+        binding: None,
         hostname: page_origin(req).map(|o| hostname_of(&o)).unwrap_or_default(),
         action: None,
         cdata: None,
+        score,
+        reasons: vec!["captcha_only".to_owned()],
+        attempts_left: 0,
+        refreshes_left: 0,
     };
-    let token = state.keys.get().sign(&claims);
-    let reasons = vec!["captcha_only".to_owned()];
-    let record = VerdictRecord { session_id, site_key, score, reasons, purge_after: exp + 120 };
-    state.store.record_verdict(record, now).await?;
-    Ok(token)
+    Ok(session::issue(state, site_key, verdict).await?.0)
 }
 
 /// `GET /challenge/{id}/audio?lang=en|fr`: the spoken step-up challenge.

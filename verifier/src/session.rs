@@ -298,6 +298,14 @@ async fn answer_step_up(
 
 /// Signs the verdict of a session and remembers it for `/verify`.
 async fn sign(state: &State, site_key: String, v: PendingVerdict) -> Result<ScoreResponse, ApiError> {
+    let (token, exp) = issue(state, site_key, v).await?;
+    Ok(ScoreResponse { verdict: Some(token), expires_at: Some(exp), step_up: None })
+}
+
+/// Signs a verdict token for `v` and records its score and reasons for
+/// `/verify`; returns the token and its expiry. Shared with the
+/// generate/validate API.
+pub(crate) async fn issue(state: &State, site_key: String, v: PendingVerdict) -> Result<(String, u64), ApiError> {
     let now = clock::now_secs();
     let exp = now + state.config.token_ttl_secs;
     let claims = Verdict {
@@ -322,5 +330,5 @@ async fn sign(state: &State, site_key: String, v: PendingVerdict) -> Result<Scor
         purge_after: exp + 120,
     };
     state.store.record_verdict(record, now).await?;
-    Ok(ScoreResponse { verdict: Some(token), expires_at: Some(exp), step_up: None })
+    Ok((token, exp))
 }

@@ -552,7 +552,7 @@ impl SqliteStore {
                 c.prepare_cached("SELECT body FROM challenges WHERE id = ?")?.query_row([id], |r| r.get(0)).optional()
             })
             .await?;
-        body.map(|b| serde_json::from_str(&b).map_err(unavailable)).transpose()
+        parse_challenge(body)
     }
 
     pub(crate) async fn take_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
@@ -563,7 +563,7 @@ impl SqliteStore {
                     .optional()
             })
             .await?;
-        body.map(|b| serde_json::from_str(&b).map_err(unavailable)).transpose()
+        parse_challenge(body)
     }
 
     pub(crate) async fn purge(&self, now: u64) -> Result<u64, StoreError> {
@@ -639,6 +639,11 @@ fn read_session(c: &Connection, id: &str) -> rusqlite::Result<Option<(SessionRec
         ))
     })
     .optional()
+}
+
+/// A challenge's stored body, parsed.
+fn parse_challenge(body: Option<String>) -> Result<Option<ChallengeRecord>, StoreError> {
+    body.map(|b| serde_json::from_str(&b).map_err(unavailable)).transpose()
 }
 
 fn session_reasons(c: &Connection, session_id: &str) -> rusqlite::Result<Vec<String>> {
