@@ -244,7 +244,7 @@ test('a mouse user: a wrong answer brings a new challenge, the right one a valid
   t.diagnostic(`challenge image ${img.width}x${img.height}, ${img.distinct} distinct colours`);
   assert.equal(img.width, 240);
   assert.equal(img.height, 80);
-  assert.ok(img.distinct >= 16, `the canvas shows an image (${img.distinct} colours)`);
+  assert.ok(img.distinct >= 8, `the canvas shows an image, not a blank or flat fill (${img.distinct} colours)`);
 
   let shown = await stepUpState(page);
   const stored = newestChallenge(first.sessionId);
