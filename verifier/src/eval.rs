@@ -59,6 +59,32 @@ pub enum EvalCommand {
     Prepare(PrepareArgs),
     /// Generate bot traces, one family of movement per `user`.
     Bots(BotsArgs),
+    /// Fit the behaviour model on human and bot units and write it (the
+    /// verifier embeds `verifier/src/model.json`; `make fit` re-fits it).
+    Fit(FitArgs),
+}
+
+/// `oculto eval fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// Human units: the lines labelled `human` in FILE (repeatable).
+    #[arg(long = "human", value_name = "FILE", required = true)]
+    pub human: Vec<PathBuf>,
+    /// Bot units: the lines labelled `bot` in FILE (repeatable).
+    #[arg(long = "bot", value_name = "FILE", required = true)]
+    pub bot: Vec<PathBuf>,
+    /// Where to write the model (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Share of human units the calibration keeps under `suspicious`.
+    #[arg(long, default_value_t = 0.95)]
+    pub human_quantile: f64,
+    /// Share of human units the calibration keeps under `bot`.
+    #[arg(long, default_value_t = 0.998)]
+    pub not_bot_quantile: f64,
+    /// How the trees grow.
+    #[command(flatten)]
+    pub params: crate::model::FitParams,
 }
 
 /// `oculto eval --human FILE --bot FILE`.
@@ -127,6 +153,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     match &args.command {
         Some(EvalCommand::Prepare(p)) => prepare(p),
         Some(EvalCommand::Bots(b)) => generate(b),
+        Some(EvalCommand::Fit(f)) => fit(f),
         None => compare(&args.compare),
     }
 }
@@ -140,6 +167,7 @@ struct PayloadLine<'a> {
     session: Option<&'a str>,
     score: u8,
     reasons: &'a [&'static str],
+    features: crate::features::Features,
     signals: &'a oculto_shared::signals::Signals,
 }
 
@@ -166,6 +194,7 @@ pub fn score_trace<W: Write + ?Sized>(t: &trace::Trace, payloads: Option<&mut W>
             session: t.session.as_deref(),
             score: s.value,
             reasons: &scored.reasons,
+            features: crate::features::Features::extract(&signals),
             signals: &signals,
         };
         serde_json::to_writer(&mut *out, &line)?;
@@ -259,6 +288,66 @@ fn generate(args: &BotsArgs) -> anyhow::Result<()> {
     }
     out.finish()?;
     eprintln!("bots: {index} units of {} families in {}", families.len(), show(&args.out));
+    Ok(())
+}
+
+fn fit(args: &FitArgs) -> anyhow::Result<()> {
+    use crate::features::Features;
+    use crate::model::{Example, Targets};
+    // (label, group) -> feature vectors of the units with movement to
+    // measure; the others never reach the model.
+    let mut groups: std::collections::BTreeMap<(bool, usize, String), Vec<Vec<f64>>> = Default::default();
+    let files = args.human.iter().map(|p| (p, Label::Human)).chain(args.bot.iter().map(|p| (p, Label::Bot)));
+    for (file, (path, label)) in files.enumerate() {
+        for t in Reader::open(path)? {
+            let t = t?;
+            if t.label != label {
+                continue;
+            }
+            let f = Features::extract(&payload::signals(&t));
+            if f.measured > 0 {
+                let group = format!("{}:{}", t.source.as_deref().unwrap_or(""), t.user);
+                groups.entry((label == Label::Bot, file, group)).or_default().push(f.vector().to_vec());
+            }
+        }
+    }
+    // Each label weighs the same in all, and each file the same within its
+    // label (a comparison: click units, a page); within a file, a group
+    // weighs as the square root of its size, so no family or person
+    // dominates and a group of nine does not count as much as one of nine
+    // hundred.
+    let mut examples = Vec::new();
+    for bot in [false, true] {
+        let files: std::collections::BTreeSet<usize> =
+            groups.keys().filter(|(b, _, _)| *b == bot).map(|(_, f, _)| *f).collect();
+        for file in &files {
+            let of_file: Vec<_> = groups.iter().filter(|((b, f, _), _)| *b == bot && f == file).collect();
+            let roots: f64 = of_file.iter().map(|(_, v)| (v.len() as f64).sqrt()).sum();
+            for (_, vectors) in of_file {
+                let weight = (vectors.len() as f64).sqrt() / roots / vectors.len() as f64 / files.len() as f64;
+                examples.extend(vectors.iter().map(|x| Example { x: x.clone(), bot, weight }));
+            }
+        }
+    }
+    let n_bots = examples.iter().filter(|e| e.bot).count();
+    if n_bots == 0 || n_bots == examples.len() {
+        bail!("fitting needs human and bot units with pointer movement");
+    }
+    let groups_line: Vec<String> = groups
+        .iter()
+        .map(|((bot, _, g), v)| format!("{} {g} {}", if *bot { "bot" } else { "human" }, v.len()))
+        .collect();
+    let targets = Targets { human: args.human_quantile, not_bot: args.not_bot_quantile };
+    let model = crate::model::fit(&examples, &args.params, targets, groups_line.join(", "));
+    let json = serde_json::to_string(&model)?;
+    std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "fit: {} human and {n_bots} bot units, {} trees -> {} (calibration {:?})",
+        examples.len() - n_bots,
+        model.trees.len(),
+        args.out.display(),
+        model.calibration
+    );
     Ok(())
 }
 

@@ -15,11 +15,13 @@
 //!
 //! Nothing here decides: [`crate::score`] weighs the features.
 
-use oculto_shared::signals::{KeyTiming, PointerKind, PointerSample, Signals};
+use oculto_shared::signals::{KeyTiming, PointerKind, PointerSample, Signals, TouchKind, TouchSample};
 
 /// A pause longer than this between two moves ends a movement, ms.
 pub const PAUSE_MS: f64 = 250.0;
-/// Movements shorter than this (chord) are too small to measure, CSS px.
+/// Movements whose path is shorter than this are too small to measure; the
+/// chord must be this long too for direction features (overshoot, crossings),
+/// CSS px.
 pub const MIN_CHORD_PX: f64 = 30.0;
 /// Movements with fewer samples than this are too short to measure.
 pub const MIN_SAMPLES: usize = 5;
@@ -28,6 +30,34 @@ pub const MIN_SAMPLES: usize = 5;
 pub const JUMP_PX: f64 = 150.0;
 /// See [`JUMP_PX`], ms.
 pub const JUMP_MS: f64 = 30.0;
+/// A press this soon after a jump was aimed by the jump, ms.
+pub const JUMP_PRESS_MS: f64 = 100.0;
+/// See [`Features::dash_presses`], CSS px.
+pub const DASH_PX: f64 = 40.0;
+/// See [`Features::dash_presses`], ms.
+pub const DASH_MS: f64 = 80.0;
+
+/// The features the behaviour model ([`crate::model`]) reads, in the order
+/// of [`Features::vector`]. Only the pointer's kinematics: what the
+/// development data can teach. Typing, scrolling and timing regularity are
+/// judged by fixed rules in [`crate::score`], because the human recordings
+/// have no typing or page scrolling to learn from, and their clocks are the
+/// recorders', not a browser's.
+pub const FEATURE_NAMES: [&str; 13] = [
+    "straightness",
+    "straight_share",
+    "speed_cv",
+    "end_speed",
+    "peak_off_centre",
+    "wobble",
+    "zigzag",
+    "roughness",
+    "peaks",
+    "crossings",
+    "overshoot_share",
+    "mean_speed",
+    "settle_ms",
+];
 
 /// A point of the rebuilt path: time, x, y.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,10 +159,62 @@ pub struct Shape {
     pub end_speed: f64,
     /// Mean absolute change of direction between steps, radians.
     pub wobble: f64,
+    /// Share of successive turns that turn the other way: near 0 for a
+    /// smooth curve, near 2/3 for noise added to every sample.
+    pub zigzag: f64,
+    /// Mean change of speed from step to step over the mean speed: near 0
+    /// for a smooth speed profile.
+    pub roughness: f64,
+    /// Peaks of the (lightly smoothed) speed profile: one for a single
+    /// smooth reach, more when a person corrects on the way.
+    pub peaks: usize,
+    /// How often the path crosses from one side of its chord to the other.
+    pub crossings: usize,
+    /// How far the path went past its end along the chord, over the chord.
+    pub overshoot: f64,
+    /// Path length over duration, px/ms.
+    pub mean_speed: f64,
     /// Variation of the time between samples (coefficient of variation).
     pub dt_cv: f64,
     /// Share of steps that came less than 4 ms after the previous one.
     pub burst_share: f64,
+}
+
+/// The direction change from step `a` to step `b`, in -π..π.
+fn turn(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let mut d = b.1.atan2(b.0) - a.1.atan2(a.0);
+    while d > std::f64::consts::PI {
+        d -= std::f64::consts::TAU;
+    }
+    while d < -std::f64::consts::PI {
+        d += std::f64::consts::TAU;
+    }
+    d
+}
+
+/// Counts the peaks of `v` that stand out: at least a fifth of the highest,
+/// and separated from the previous one by a dip below 70% of the lower.
+fn peaks(v: &[f64]) -> usize {
+    let top = v.iter().copied().fold(0.0, f64::max);
+    if top <= 0.0 {
+        return 0;
+    }
+    let (mut count, mut last_peak, mut dip) = (0, 0.0_f64, f64::INFINITY);
+    for i in 0..v.len() {
+        let left = if i == 0 { 0.0 } else { v[i - 1] };
+        let right = v.get(i + 1).copied().unwrap_or(0.0);
+        dip = dip.min(v[i]);
+        if v[i] >= left && v[i] > right && v[i] >= 0.2 * top {
+            if count == 0 || dip < 0.7 * last_peak.min(v[i]) {
+                count += 1;
+                last_peak = v[i];
+            } else {
+                last_peak = last_peak.max(v[i]);
+            }
+            dip = v[i];
+        }
+    }
+    count
 }
 
 impl Movement {
@@ -147,7 +229,7 @@ impl Movement {
     /// Measures the movement, if it is long enough to say anything.
     pub fn shape(&self) -> Option<Shape> {
         let (chord, length, duration) = self.extent();
-        if self.points.len() < MIN_SAMPLES || chord < MIN_CHORD_PX || length <= 0.0 {
+        if self.points.len() < MIN_SAMPLES || length < MIN_CHORD_PX || duration <= 0.0 {
             return None;
         }
         let steps: Vec<(f64, f64, f64, f64)> = self
@@ -158,43 +240,84 @@ impl Movement {
         // Speeds of steps with time between them; a step with none is a burst.
         let speeds: Vec<(f64, f64)> =
             steps.iter().filter(|s| s.0 > 0.0).map(|&(dt, dx, dy, mid)| (mid, dx.hypot(dy) / dt)).collect();
-        let (_, speed_cv) = mean_cv(&speeds.iter().map(|s| s.1).collect::<Vec<_>>()).unwrap_or((0.0, 0.0));
+        let v: Vec<f64> = speeds.iter().map(|s| s.1).collect();
+        let (mean_v, speed_cv) = mean_cv(&v).unwrap_or((0.0, 0.0));
         let start = self.points[0].t;
         let (peak_t, peak) = speeds.iter().copied().fold((start, 0.0), |a, s| if s.1 > a.1 { s } else { a });
-        let peak_at = if duration > 0.0 { (peak_t - start) / duration } else { 0.5 };
+        let peak_at = (peak_t - start) / duration;
         let tail: Vec<f64> = speeds.iter().filter(|s| s.0 >= start + 0.75 * duration).map(|s| s.1).collect();
         let end_speed = match (tail.is_empty(), peak > 0.0) {
             (false, true) => tail.iter().sum::<f64>() / tail.len() as f64 / peak,
             _ => 1.0,
         };
-        let moving: Vec<(f64, f64)> =
-            steps.iter().filter(|s| s.1.hypot(s.2) > 0.0).map(|&(_, dx, dy, _)| (dx, dy)).collect();
-        let turns: Vec<f64> = moving
-            .windows(2)
-            .map(|w| {
-                let a = w[0].1.atan2(w[0].0);
-                let b = w[1].1.atan2(w[1].0);
-                let mut d = b - a;
-                while d > std::f64::consts::PI {
-                    d -= std::f64::consts::TAU;
-                }
-                while d < -std::f64::consts::PI {
-                    d += std::f64::consts::TAU;
-                }
-                d.abs()
+        let roughness = if v.len() >= 3 && mean_v > 0.0 {
+            v.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (v.len() - 1) as f64 / mean_v
+        } else {
+            0.0
+        };
+        let smooth: Vec<f64> = (0..v.len())
+            .map(|i| {
+                let lo = i.saturating_sub(1);
+                let hi = (i + 2).min(v.len());
+                v[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
             })
             .collect();
-        let wobble = if turns.is_empty() { 0.0 } else { turns.iter().sum::<f64>() / turns.len() as f64 };
+        let moving: Vec<(f64, f64)> =
+            steps.iter().filter(|s| s.1.hypot(s.2) > 0.0).map(|&(_, dx, dy, _)| (dx, dy)).collect();
+        let turns: Vec<f64> = moving.windows(2).map(|w| turn(w[0], w[1])).collect();
+        let wobble =
+            if turns.is_empty() { 0.0 } else { turns.iter().map(|d| d.abs()).sum::<f64>() / turns.len() as f64 };
+        // Turns of whole pixels at low speed are the sensor's grid, not a
+        // hand: only turns between steps of 2 px or more count.
+        let long: Vec<(f64, f64)> = moving.iter().copied().filter(|s| s.0.hypot(s.1) >= 2.0).collect();
+        let signs: Vec<f64> = long.windows(2).map(|w| turn(w[0], w[1])).filter(|d| d.abs() > 0.02).collect();
+        let zigzag = if signs.len() >= 3 {
+            signs.windows(2).filter(|w| w[0].signum() != w[1].signum()).count() as f64 / (signs.len() - 1) as f64
+        } else {
+            0.0
+        };
+        // Crossings and overshoot need a direction: a closed loop (a circle
+        // drawn, a scribble) has none, and gets neither.
+        let (first, last) = (self.points[0], self.points[self.points.len() - 1]);
+        let (ux, uy) = ((last.x - first.x) / chord, (last.y - first.y) / chord);
+        let mut crossings = 0;
+        let mut side = 0.0_f64;
+        let mut beyond = 0.0_f64;
+        for p in self.points.iter().filter(|_| chord >= MIN_CHORD_PX) {
+            let (rx, ry) = (p.x - first.x, p.y - first.y);
+            let lateral = rx * uy - ry * ux;
+            if lateral.abs() >= 2.0 {
+                if side != 0.0 && lateral.signum() != side {
+                    crossings += 1;
+                }
+                side = lateral.signum();
+            }
+            beyond = beyond.max(rx * ux + ry * uy - chord);
+        }
         let dts: Vec<f64> = steps.iter().map(|s| s.0).collect();
         let dt_cv = mean_cv(&dts).map_or(0.0, |(_, cv)| cv);
         let burst_share = dts.iter().filter(|&&dt| dt < 4.0).count() as f64 / dts.len() as f64;
-        Some(Shape { straightness: chord / length, speed_cv, peak_at, end_speed, wobble, dt_cv, burst_share })
+        Some(Shape {
+            straightness: chord / length,
+            speed_cv,
+            peak_at,
+            end_speed,
+            wobble,
+            zigzag,
+            roughness,
+            peaks: peaks(&smooth),
+            crossings,
+            overshoot: if chord >= MIN_CHORD_PX { beyond / chord } else { 0.0 },
+            mean_speed: length / duration,
+            dt_cv,
+            burst_share,
+        })
     }
 }
 
 /// A session's behaviour, summed up. `None` where there was nothing to
 /// measure.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Features {
     /// Movements long enough to measure.
     pub measured: usize,
@@ -208,28 +331,78 @@ pub struct Features {
     pub speed_cv: Option<f64>,
     /// Median end speed over peak speed.
     pub end_speed: Option<f64>,
-    /// Median peak position.
-    pub peak_at: Option<f64>,
+    /// Median distance of the speed peak from the middle of the movement.
+    pub peak_off_centre: Option<f64>,
     /// Median direction wobble, radians per step.
     pub wobble: Option<f64>,
+    /// Median share of turns that turn back.
+    pub zigzag: Option<f64>,
+    /// Median speed roughness.
+    pub roughness: Option<f64>,
+    /// Mean number of speed peaks per movement.
+    pub peaks: Option<f64>,
+    /// Mean number of chord crossings per movement.
+    pub crossings: Option<f64>,
+    /// Share of movements that went more than 3% past their end.
+    pub overshoot_share: Option<f64>,
+    /// Median of the movements' mean speeds, px/ms.
+    pub mean_speed: Option<f64>,
+    /// Median time from the last move to a press, ms.
+    pub settle_ms: Option<f64>,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
     /// Share of all move steps that came within 4 ms of the previous one.
     pub burst_share: Option<f64>,
     /// Samples that jumped farther than [`JUMP_PX`] within [`JUMP_MS`].
     pub jumps: usize,
-    /// Clicks with no movement in the [`PAUSE_MS`] before them.
+    /// Presses with no movement in the [`PAUSE_MS`] before them.
     pub still_clicks: usize,
-    /// Click dwell: shortest and variation.
-    pub click_dwell_min: Option<f64>,
+    /// Presses of the pointer.
+    pub presses: usize,
+    /// Presses that came right after the pointer jumped there: a cursor set
+    /// on its target, not moved to it.
+    pub jump_presses: usize,
+    /// Presses that came while the pointer was still travelling: more than
+    /// [`DASH_PX`] covered in the [`DASH_MS`] before the press. People slow
+    /// down onto a target before they press it.
+    pub dash_presses: usize,
+    /// Click dwell: the median.
+    pub click_dwell: Option<f64>,
     /// Variation of click dwell times.
     pub click_dwell_cv: Option<f64>,
-    /// Time between key presses: shortest and variation.
+    /// Median time between key presses.
+    pub key_gap: Option<f64>,
+    /// Shortest time between key presses.
     pub key_gap_min: Option<f64>,
     /// Variation of the time between key presses.
     pub key_gap_cv: Option<f64>,
+    /// Median key dwell.
+    pub key_dwell: Option<f64>,
     /// Variation of key dwell times.
     pub key_dwell_cv: Option<f64>,
+}
+
+impl Features {
+    /// The model's inputs, named by [`FEATURE_NAMES`]; `NaN` where there was
+    /// nothing to measure.
+    pub fn vector(&self) -> [f64; FEATURE_NAMES.len()] {
+        let v = |o: Option<f64>| o.unwrap_or(f64::NAN);
+        [
+            v(self.straightness),
+            v(self.straight_share),
+            v(self.speed_cv),
+            v(self.end_speed),
+            v(self.peak_off_centre),
+            v(self.wobble),
+            v(self.zigzag),
+            v(self.roughness),
+            v(self.peaks),
+            v(self.crossings),
+            v(self.overshoot_share),
+            v(self.mean_speed),
+            v(self.settle_ms),
+        ]
+    }
 }
 
 /// Gaps between successive key presses.
@@ -237,17 +410,41 @@ fn key_gaps(keys: &[KeyTiming]) -> Vec<f64> {
     keys.windows(2).map(|w| w[1].t - w[0].t).filter(|g| *g >= 0.0).collect()
 }
 
+/// The touch strokes as pointer samples: a touch start presses, its moves
+/// move, its end releases.
+fn touch_path(touch: &[TouchSample]) -> Vec<PointerSample> {
+    touch
+        .iter()
+        .map(|s| {
+            let k = match s.k {
+                TouchKind::Start => PointerKind::Down,
+                TouchKind::Move => PointerKind::Move,
+                TouchKind::End => PointerKind::Up,
+            };
+            PointerSample { t: s.t, k, dx: s.dx, dy: s.dy }
+        })
+        .collect()
+}
+
 impl Features {
-    /// Computes the features of a payload.
+    /// Computes the features of a payload. Touch strokes are measured like
+    /// pointer movements.
     pub fn extract(s: &Signals) -> Self {
-        let moves = movements(&s.pointer);
+        let touch = touch_path(&s.touch);
+        let mut moves = movements(&s.pointer);
+        moves.extend(movements(&touch));
         let shapes: Vec<(Shape, bool)> =
             moves.iter().filter_map(|m| m.shape().map(|sh| (sh, m.ends_in_click))).collect();
         let med = |f: fn(&Shape) -> f64| {
             let mut v: Vec<f64> = shapes.iter().map(|(s, _)| f(s)).collect();
             median(&mut v)
         };
-        let straight = shapes.iter().filter(|(s, _)| s.straightness > 0.995).count();
+        let mean = |f: fn(&Shape) -> f64| {
+            (!shapes.is_empty()).then(|| shapes.iter().map(|(s, _)| f(s)).sum::<f64>() / shapes.len() as f64)
+        };
+        let share = |f: fn(&Shape) -> bool| {
+            (!shapes.is_empty()).then(|| shapes.iter().filter(|(s, _)| f(s)).count() as f64 / shapes.len() as f64)
+        };
         let move_steps: Vec<f64> = s
             .pointer
             .windows(2)
@@ -259,41 +456,69 @@ impl Features {
             .windows(2)
             .filter(|w| f64::from(w[1].dx).hypot(f64::from(w[1].dy)) > JUMP_PX && w[1].t - w[0].t < JUMP_MS)
             .count();
-        let still_clicks = s
-            .pointer
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| {
-                p.k == PointerKind::Down
-                    && !s.pointer[..*i]
-                        .iter()
-                        .rev()
-                        .take_while(|q| p.t - q.t <= PAUSE_MS)
-                        .any(|q| q.k == PointerKind::Move && (q.dx != 0.0 || q.dy != 0.0))
-            })
-            .count();
-        let dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
-        let gaps = key_gaps(&s.keys);
-        let key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
+        let (mut still_clicks, mut presses, mut jump_presses, mut dash_presses, mut settle) = (0, 0, 0, 0, Vec::new());
+        for (i, p) in s.pointer.iter().enumerate() {
+            if p.k != PointerKind::Down {
+                continue;
+            }
+            presses += 1;
+            let moved = |q: &&PointerSample| q.k == PointerKind::Move && (q.dx != 0.0 || q.dy != 0.0);
+            let approach: f64 = s.pointer[..i]
+                .iter()
+                .rev()
+                .take_while(|q| p.t - q.t <= DASH_MS)
+                .filter(|q| q.k == PointerKind::Move)
+                .map(|q| f64::from(q.dx).hypot(f64::from(q.dy)))
+                .sum();
+            if approach > DASH_PX {
+                dash_presses += 1;
+            }
+            let last_move = s.pointer[..i].iter().rev().find(moved);
+            if last_move.is_none_or(|q| p.t - q.t > PAUSE_MS) {
+                still_clicks += 1;
+            }
+            if let Some(q) = last_move {
+                settle.push((p.t - q.t).min(2_000.0));
+                if p.t - q.t <= JUMP_PRESS_MS && f64::from(q.dx).hypot(f64::from(q.dy)) > JUMP_PX {
+                    jump_presses += 1;
+                }
+            }
+        }
+        let mut dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
+        let mut gaps = key_gaps(&s.keys);
+        let mut key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
+        let cv = |v: &[f64], n: usize| (v.len() >= n).then(|| mean_cv(v).map_or(0.0, |(_, cv)| cv));
         Features {
             measured: shapes.len(),
             aimed: shapes.iter().filter(|(_, aimed)| *aimed).count(),
             straightness: med(|s| s.straightness),
-            straight_share: (!shapes.is_empty()).then(|| straight as f64 / shapes.len() as f64),
+            straight_share: share(|s| s.straightness > 0.995),
             speed_cv: med(|s| s.speed_cv),
             end_speed: med(|s| s.end_speed),
-            peak_at: med(|s| s.peak_at),
+            peak_off_centre: med(|s| (s.peak_at - 0.5).abs()),
             wobble: med(|s| s.wobble),
+            zigzag: med(|s| s.zigzag),
+            roughness: med(|s| s.roughness),
+            peaks: mean(|s| s.peaks as f64),
+            crossings: mean(|s| s.crossings as f64),
+            overshoot_share: share(|s| s.overshoot > 0.03),
+            mean_speed: med(|s| s.mean_speed),
+            settle_ms: median(&mut settle),
             dt_cv: med(|s| s.dt_cv),
             burst_share: (!move_steps.is_empty())
                 .then(|| move_steps.iter().filter(|&&d| d < 4.0).count() as f64 / move_steps.len() as f64),
             jumps,
             still_clicks,
-            click_dwell_min: dwell.iter().copied().reduce(f64::min),
-            click_dwell_cv: (dwell.len() >= 3).then(|| mean_cv(&dwell).map_or(0.0, |(_, cv)| cv)),
+            presses,
+            jump_presses,
+            dash_presses,
+            click_dwell_cv: cv(&dwell, 3),
+            click_dwell: median(&mut dwell),
             key_gap_min: gaps.iter().copied().reduce(f64::min),
-            key_gap_cv: (gaps.len() >= 4).then(|| mean_cv(&gaps).map_or(0.0, |(_, cv)| cv)),
-            key_dwell_cv: (key_dwell.len() >= 4).then(|| mean_cv(&key_dwell).map_or(0.0, |(_, cv)| cv)),
+            key_gap_cv: cv(&gaps, 4),
+            key_gap: median(&mut gaps),
+            key_dwell_cv: cv(&key_dwell, 4),
+            key_dwell: median(&mut key_dwell),
         }
     }
 }
@@ -391,7 +616,7 @@ mod tests {
         let f = Features::extract(&s);
         assert_eq!(f.jumps, 1);
         assert!(f.burst_share.unwrap() > 0.9, "{f:?}");
-        assert_eq!(f.click_dwell_min, Some(0.0));
+        assert_eq!(f.click_dwell, Some(0.0));
         assert_eq!(f.key_gap_min, Some(10.0));
         assert!(f.key_gap_cv.unwrap() < 1e-9 && f.key_dwell_cv.unwrap() < 1e-9, "{f:?}");
         assert_eq!(f.straight_share, Some(1.0));

@@ -34,6 +34,7 @@ pub mod eval;
 pub mod features;
 pub mod keys;
 pub mod limits;
+pub mod model;
 pub mod random;
 pub mod routes;
 pub mod score;

@@ -1,15 +1,28 @@
 //! Scoring a session: pure, no I/O. Everything the score rests on is in
 //! [`Evidence`]; [`score`] turns it into 0 (human) to 100 (bot) with the
-//! reasons that raised it.
+//! reasons that raised it, strongest first.
 //!
-//! This first scorer is a small points table over signals that need no
-//! calibration: a missing or wrong proof of work, automation flags, no
-//! interaction at all, timings that cannot happen, script-made events and
-//! flooding. No single weak signal (no mouse, keyboard only, a fast but
-//! possible fill) can push a session to `bot` on its own. The calibrated
-//! model replaces the body of [`score`] and keeps its signature.
+//! Two kinds of parts add up:
+//!
+//! - **Rules** with fixed points, for what needs no calibration: a missing
+//!   or wrong proof of work, automation flags, no interaction at all,
+//!   timings that cannot happen, script-made events, flooding, clicks
+//!   without a press, a cursor set on its targets, typing faster or more
+//!   even than hands can.
+//! - **Behaviour**: the pointer's kinematics ([`crate::features`]) through
+//!   the fitted model ([`crate::model`]). Its logit becomes points through
+//!   the model's calibration, and the points are shared among the features
+//!   that raised the logit, grouped into a few reasons people can read
+//!   (`movement_path`, `movement_speed`, ...).
+//!
+//! No single weak signal (no mouse, keyboard only, a touch screen, a fast
+//! but possible fill) can push a session to `bot` on its own: every rule
+//! that a person can trip weighs less than 51.
 
 use oculto_shared::signals::Signals;
+
+use crate::features::{Features, FEATURE_NAMES};
+use crate::model::Model;
 
 /// How the proof of work turned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +85,43 @@ pub enum Reason {
     UntrustedEvents,
     /// The address opens sessions at a rate people don't.
     Rate,
+    /// Clicks held down for less time than a finger can (median under
+    /// [`INSTANT_CLICK_MS`]).
+    InstantClicks,
+    /// Presses that came right after the cursor jumped onto their target.
+    Teleport,
+    /// Most presses came while the pointer was still travelling fast, with
+    /// no slowing down onto the target.
+    UnaimedClicks,
+    /// Key presses faster than people type, or held for no time.
+    SuperhumanTyping,
+    /// Key presses at intervals too even for hands.
+    TypingRhythm,
+    /// Behaviour: the shape of the pointer's path (straightness, crossings).
+    MovementPath,
+    /// Behaviour: the speed profile of movements (how they speed up, peak
+    /// and slow down, how many corrections).
+    MovementSpeedProfile,
+    /// Behaviour: the fine texture of the path (turns, noise, jerkiness).
+    MovementTexture,
+    /// Behaviour: how fast the pointer travels.
+    MovementSpeed,
+    /// Behaviour: how often movements go past their target and come back.
+    MovementCorrections,
+    /// Behaviour: the time between arriving on a target and pressing.
+    ClickTiming,
+}
+
+/// The behaviour reason a model feature counts towards.
+fn group(feature: &str) -> Reason {
+    match feature {
+        "straightness" | "straight_share" | "crossings" => Reason::MovementPath,
+        "speed_cv" | "end_speed" | "peak_off_centre" | "peaks" => Reason::MovementSpeedProfile,
+        "wobble" | "zigzag" | "roughness" => Reason::MovementTexture,
+        "mean_speed" => Reason::MovementSpeed,
+        "overshoot_share" => Reason::MovementCorrections,
+        _ => Reason::ClickTiming,
+    }
 }
 
 impl Reason {
@@ -88,10 +138,21 @@ impl Reason {
             Self::TooFast | Self::EarlyScore => "too_fast",
             Self::UntrustedEvents => "untrusted_events",
             Self::Rate => "rate",
+            Self::InstantClicks => "instant_clicks",
+            Self::Teleport => "teleport",
+            Self::UnaimedClicks => "unaimed_clicks",
+            Self::SuperhumanTyping => "superhuman_typing",
+            Self::TypingRhythm => "typing_rhythm",
+            Self::MovementPath => "movement_path",
+            Self::MovementSpeedProfile => "movement_speed_profile",
+            Self::MovementTexture => "movement_texture",
+            Self::MovementSpeed => "movement_speed",
+            Self::MovementCorrections => "movement_corrections",
+            Self::ClickTiming => "click_timing",
         }
     }
 
-    /// Points this reason adds.
+    /// Points a rule adds (behaviour reasons get theirs from the model).
     fn points(self) -> u8 {
         match self {
             Self::PowMissing => 55,
@@ -105,6 +166,17 @@ impl Reason {
             Self::EarlyScore => 15,
             Self::UntrustedEvents => 35,
             Self::Rate => 20,
+            Self::InstantClicks => 30,
+            Self::Teleport => 35,
+            Self::UnaimedClicks => 30,
+            Self::SuperhumanTyping => 35,
+            Self::TypingRhythm => 25,
+            Self::MovementPath
+            | Self::MovementSpeedProfile
+            | Self::MovementTexture
+            | Self::MovementSpeed
+            | Self::MovementCorrections
+            | Self::ClickTiming => 0,
         }
     }
 }
@@ -134,6 +206,17 @@ const TOO_FAST_PAGE_MS: f64 = 1_000.0;
 const TOO_FAST_HASHES_PER_MS: f64 = 50_000.0;
 /// Clock slack between the page and the verifier, for the client's claims.
 const CLOCK_SLACK_MS: f64 = 5_000.0;
+/// A median click dwell below this is not a finger (people hold a button
+/// 50 to 150 ms; `page.click()` and `pyautogui.click()` hold it for none).
+pub const INSTANT_CLICK_MS: f64 = 20.0;
+/// A median time between key presses below this is not typing by hand (a
+/// very fast typist manages 60 to 80 ms).
+pub const SUPERHUMAN_KEY_GAP_MS: f64 = 35.0;
+/// A median key dwell below this is not a finger.
+pub const SUPERHUMAN_KEY_DWELL_MS: f64 = 12.0;
+/// Key intervals varying less than this (coefficient of variation) are a
+/// script's fixed delay; people's vary by 30% and more.
+pub const EVEN_TYPING_CV: f64 = 0.08;
 
 /// Scores a session.
 pub fn score(e: &Evidence<'_>) -> Score {
@@ -176,9 +259,59 @@ pub fn score(e: &Evidence<'_>) -> Score {
     if e.flooded {
         reasons.push(Reason::Rate);
     }
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.points()));
-    let total: u32 = reasons.iter().map(|r| u32::from(r.points())).sum();
-    Score { value: total.min(100) as u8, reasons }
+    let f = Features::extract(s);
+    if f.click_dwell.is_some_and(|d| d < INSTANT_CLICK_MS) && s.clicks.len() >= 2 {
+        reasons.push(Reason::InstantClicks);
+    }
+    if f.jump_presses >= 1 {
+        reasons.push(Reason::Teleport);
+    } else if f.presses >= 2 && f.dash_presses * 2 >= f.presses {
+        reasons.push(Reason::UnaimedClicks);
+    }
+    let typed = s.keys.len() >= 6;
+    if typed
+        && (f.key_gap.is_some_and(|g| g < SUPERHUMAN_KEY_GAP_MS)
+            || f.key_dwell.is_some_and(|d| d < SUPERHUMAN_KEY_DWELL_MS))
+    {
+        reasons.push(Reason::SuperhumanTyping);
+    } else if typed && f.key_gap_cv.is_some_and(|cv| cv < EVEN_TYPING_CV) {
+        reasons.push(Reason::TypingRhythm);
+    }
+    let mut parts: Vec<(Reason, f64)> = reasons.into_iter().map(|r| (r, f64::from(r.points()))).collect();
+    let mut total: f64 = parts.iter().map(|p| p.1).sum();
+    if f.measured > 0 {
+        let (points, shares) = behaviour(Model::embedded(), &f);
+        total += points;
+        parts.extend(shares.into_iter().filter(|p| p.1 >= 1.0));
+    }
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Score { value: total.round().clamp(0.0, 100.0) as u8, reasons: parts.into_iter().map(|p| p.0).collect() }
+}
+
+/// The behaviour model's points, and their shares among the reasons whose
+/// features raised its logit, in proportion to what each raised it by.
+pub fn behaviour(model: &Model, f: &Features) -> (f64, Vec<(Reason, f64)>) {
+    let (z, contributions) = model.explain(&f.vector());
+    let points = model.points(z);
+    if points <= 0.0 {
+        return (0.0, Vec::new());
+    }
+    let mut by_reason: Vec<(Reason, f64)> = Vec::new();
+    for (name, c) in FEATURE_NAMES.iter().zip(contributions) {
+        if c <= 0.0 {
+            continue;
+        }
+        let r = group(name);
+        match by_reason.iter_mut().find(|p| p.0 == r) {
+            Some(p) => p.1 += c,
+            None => by_reason.push((r, c)),
+        }
+    }
+    let raised: f64 = by_reason.iter().map(|p| p.1).sum();
+    if raised <= 0.0 {
+        return (points, Vec::new());
+    }
+    (points, by_reason.into_iter().map(|(r, c)| (r, points * c / raised)).collect())
 }
 
 fn impossible_timing(s: &Signals, server_elapsed_ms: u64) -> bool {
@@ -208,16 +341,49 @@ fn impossible_timing(s: &Signals, server_elapsed_ms: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oculto_shared::signals::{KeyTiming, PointerKind, PointerSample};
+    use oculto_shared::signals::{Click, KeyTiming, PointerKind, PointerSample};
 
+    /// A person: two aimed reaches with a minimum-jerk speed profile, a
+    /// slight curve, a small correction at the end, a pause and a click;
+    /// then typing at an uneven pace.
     fn person() -> Signals {
         let mut s = Signals { elapsed_ms: 8_000.0, first_interaction_ms: Some(900.0), ..Default::default() };
-        for i in 0..60 {
-            let t = 900.0 + f64::from(i) * 16.7;
-            s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: 3.1, dy: (i as f32).cos() * 0.4 });
+        let mut t = 900.0;
+        let (mut x, mut y) = (0.0_f64, 0.0_f64);
+        let push = |s: &mut Signals, t: f64, nx: f64, ny: f64, x: &mut f64, y: &mut f64| {
+            let (dx, dy) = ((nx - *x).round(), (ny - *y).round());
+            if dx != 0.0 || dy != 0.0 {
+                s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: dx as f32, dy: dy as f32 });
+                *x += dx;
+                *y += dy;
+            }
+        };
+        for (i, &(tx, ty, frames)) in [(420.0, 180.0, 38), (150.0, 330.0, 30)].iter().enumerate() {
+            let (sx, sy) = (x, y);
+            for f in 1..=frames {
+                let u = f64::from(f) / f64::from(frames);
+                let p = 10.0 * u.powi(3) - 15.0 * u.powi(4) + 6.0 * u.powi(5);
+                let bend = 25.0 * (std::f64::consts::PI * u).sin() * if i == 0 { 1.0 } else { -1.0 };
+                let (nx, ny) = (sx + (tx + 9.0 - sx) * p + bend * 0.3, sy + (ty - 4.0 - sy) * p + bend);
+                t += 16.7 + f64::from(f % 3) * 0.4;
+                push(&mut s, t, nx, ny, &mut x, &mut y);
+            }
+            for f in 1..=6 {
+                t += 16.7;
+                let u = f64::from(f) / 6.0;
+                push(&mut s, t, tx + 9.0 * (1.0 - u), ty - 4.0 * (1.0 - u), &mut x, &mut y);
+            }
+            t += 140.0;
+            s.pointer.push(PointerSample { t, k: PointerKind::Down, dx: 0.0, dy: 0.0 });
+            s.pointer.push(PointerSample { t: t + 95.0, k: PointerKind::Up, dx: 0.0, dy: 0.0 });
+            s.clicks.push(Click { t, dwell: 95.0 });
+            t += 600.0;
         }
-        for i in 0..12 {
-            s.keys.push(KeyTiming { t: 3_000.0 + f64::from(i) * 180.0, dwell: 85.0 });
+        let gaps = [0.0, 160.0, 240.0, 130.0, 310.0, 180.0, 120.0, 420.0, 150.0, 200.0, 170.0, 260.0];
+        let mut kt = 3_000.0;
+        for (i, g) in gaps.iter().enumerate() {
+            kt += g;
+            s.keys.push(KeyTiming { t: kt, dwell: 70.0 + (i % 4) as f64 * 12.0 });
         }
         s
     }
@@ -227,16 +393,45 @@ mod tests {
     }
 
     #[test]
-    fn a_person_filling_a_form_scores_human() {
+    fn a_hand_made_person_is_not_a_bot_and_trips_no_rule() {
+        // A path drawn from formulas is smoother than any hand: the model
+        // may find it suspicious, never a bot, and no fixed rule fires.
         let s = person();
         let sc = score(&evidence(&s));
-        assert_eq!(sc.value, 0, "{:?}", sc.reasons);
+        assert!(sc.value <= 50, "{sc:?}");
+        assert!(sc.reasons.iter().all(|r| r.points() == 0), "only behaviour reasons: {sc:?}");
+    }
+
+    #[test]
+    fn scores_stay_in_range_and_are_deterministic() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % 10_000) as f64 / 10_000.0
+        };
+        for _ in 0..300 {
+            let mut s = person();
+            for p in &mut s.pointer {
+                p.dx *= (next() * 3.0) as f32;
+                p.dy += ((next() - 0.5) * 20.0) as f32;
+            }
+            for k in &mut s.keys {
+                k.dwell *= next();
+            }
+            let e = Evidence { flooded: next() < 0.2, server_elapsed_ms: (next() * 9_000.0) as u64, ..evidence(&s) };
+            let (a, b) = (score(&e), score(&e));
+            assert_eq!(a, b);
+            assert!(a.value <= 100);
+        }
     }
 
     #[test]
     fn keyboard_only_is_not_a_bot_on_its_own() {
         let mut s = person();
         s.pointer.clear();
+        s.clicks.clear();
         let sc = score(&evidence(&s));
         assert!(sc.value <= 25, "{sc:?}");
         assert_eq!(sc.codes(), vec!["no_pointer"]);
