@@ -562,7 +562,7 @@ fn key_args<'a, 'b>(inv: &'b mut redis::ScriptInvocation<'a>, k: &KeyRecord) -> 
 fn key_records(rows: Vec<(String, Fields)>) -> Vec<KeyRecord> {
     let mut keys: Vec<KeyRecord> = rows.into_iter().filter_map(|(kid, f)| f.key(kid)).collect();
     // Stable: keys made in the same second stay newest pushed first.
-    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     keys
 }
 
