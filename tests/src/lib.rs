@@ -88,6 +88,17 @@ pub fn oculto_bin() -> &'static Path {
     })
 }
 
+/// A new empty folder `oculto-KIND-PID-N` under the system's temporary
+/// folder, for one test process (verifier, redis-server).
+pub fn fresh_dir(kind: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("oculto-{kind}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
 /// An answer, read whole: status, headers and body.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -406,11 +417,7 @@ impl Verifier {
     /// A stopped verifier with a fresh folder under the system's temporary
     /// folder, and `TEST_ENV`'s settings.
     pub fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("oculto-tests-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = fresh_dir("tests");
         let env = TEST_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Self { dir, store: None, env, child: None, base: None, client: Client::new() }
     }

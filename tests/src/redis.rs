@@ -11,9 +11,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to answer its first `PING`.
@@ -42,12 +41,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers `PING`.
     pub fn start() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("oculto-redis-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut server = Self { port: 0, dir, child: None };
+        let mut server = Self { port: 0, dir: crate::fresh_dir("redis"), child: None };
         // Another process may take the port between our probe and the
         // server's bind: try a few.
         for _ in 0..5 {
@@ -172,11 +166,6 @@ impl RedisServer {
         let child = self.child.as_ref().expect("redis-server is running");
         let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill runs");
         assert!(status.success(), "kill {signal} failed");
-    }
-
-    /// The folder of its files.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

@@ -397,6 +397,16 @@ impl Store {
     }
 }
 
+/// A store URL fit for messages and logs: a Redis password is masked.
+pub fn redacted(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("redis://") else { return url.to_owned() };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("redis://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// The mean of `n` scores adding up to `sum`, to one decimal; 0 for none.
 fn average(sum: u64, n: u64) -> f64 {
     if n == 0 {
@@ -447,6 +457,14 @@ pub(crate) mod tests {
             action: None,
             now,
         }
+    }
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(redacted("redis://:s3cret@10.0.0.5:6379/2"), "redis://***@10.0.0.5:6379/2");
+        assert_eq!(redacted("redis://user:s3cret@host"), "redis://***@host");
+        assert_eq!(redacted("redis://host:6379/a@b"), "redis://host:6379/a@b");
+        assert_eq!(redacted("sqlite://we@ird.db"), "sqlite://we@ird.db");
     }
 
     /// The conformance suite every backend must pass.

@@ -34,7 +34,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use oculto_shared::api::{Classification, Distribution, RecentVerification, StatsDistribution, UsageMonth};
@@ -70,8 +70,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// Lua shared by the scripts: reading hashes named by a set or a list, and
-/// signing keys.
+/// Lua shared by the scripts: reading hashes named by a set or a list,
+/// counters, and signing keys.
 const LUA_PRELUDE: &str = r#"
 -- {member, field, value, ...} for each member of the set or list `index`
 -- whose hash `prefix .. member` exists.
@@ -93,6 +93,12 @@ local function hashes(index, prefix)
   return out
 end
 
+-- Adds `by` to a counter of a site's month, and notes the month.
+local function count(usage, months, month, field, by)
+  redis.call('HINCRBY', usage, field, by)
+  redis.call('SADD', months, month)
+end
+
 local function key_is_active(prefix, kid)
   return redis.call('EXISTS', prefix .. kid) == 1 and redis.call('HEXISTS', prefix .. kid, 'retired_at') == 0
 end
@@ -106,18 +112,29 @@ local function insert_key(list, prefix, kid, secret, created_at, retired_at)
 end
 "#;
 
-fn script(body: &str) -> Script {
-    Script::new(&format!("{LUA_PRELUDE}{body}"))
+/// A script: [`LUA_PRELUDE`] and a body, hashed on first use.
+struct Lua {
+    body: &'static str,
+    script: OnceLock<Script>,
+}
+
+impl Lua {
+    const fn new(body: &'static str) -> Self {
+        Self { body, script: OnceLock::new() }
+    }
+
+    fn get(&self) -> &Script {
+        self.script.get_or_init(|| Script::new(&format!("{LUA_PRELUDE}{}", self.body)))
+    }
 }
 
 /// KEYS: index; ARGV: prefix of the hashes.
-static HASHES: LazyLock<Script> = LazyLock::new(|| script("return hashes(KEYS[1], ARGV[1])"));
+static HASHES: Lua = Lua::new("return hashes(KEYS[1], ARGV[1])");
 
 /// KEYS: site, api key, sites; ARGV: site key, name, origins, threshold,
 /// step-up, API key hash, created_at. 0 if the site key or hash exists.
-static ADD_SITE: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static ADD_SITE: Lua = Lua::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'name', ARGV[2], 'origins', ARGV[3], 'threshold', ARGV[4], 'step_up', ARGV[5],
   'api_key_hash', ARGV[6], 'created_at', ARGV[7])
@@ -125,14 +142,12 @@ redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1
 "#,
-    )
-});
+);
 
 /// KEYS: site, new api key; ARGV: site key, new hash, api key prefix. 0 if
 /// there is no such site, -1 if another site has the hash.
-static SET_API_KEY: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static SET_API_KEY: Lua = Lua::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return -1 end
@@ -142,14 +157,12 @@ redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'api_key_hash', ARGV[2])
 return 1
 "#,
-    )
-});
+);
 
 /// KEYS: key list; ARGV: key prefix, kid, secret, created_at, retired_at or
 /// "". Adds the key unless one is active; returns every key.
-static ENSURE_KEY: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static ENSURE_KEY: Lua = Lua::new(
+    r#"
 local active = false
 for _, kid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if key_is_active(ARGV[1], kid) then active = true end
@@ -160,14 +173,12 @@ if not active then
 end
 return hashes(KEYS[1], ARGV[1])
 "#,
-    )
-});
+);
 
 /// KEYS: key list; ARGV: key prefix, kid, secret, created_at, retired_at or
 /// "", now. Retires every active key at `now`, then adds the new one.
-static ROTATE_KEY: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static ROTATE_KEY: Lua = Lua::new(
+    r#"
 if redis.call('EXISTS', ARGV[1] .. ARGV[2]) == 1 then return redis.error_reply('signing key exists') end
 for _, kid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   if key_is_active(ARGV[1], kid) then redis.call('HSET', ARGV[1] .. kid, 'retired_at', ARGV[6]) end
@@ -175,29 +186,24 @@ end
 insert_key(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 "#,
-    )
-});
+);
 
 /// KEYS: session, usage, months; ARGV: body, expires_at, ttl, month. 0 if
 /// the session exists.
-static CREATE_SESSION: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static CREATE_SESSION: Lua = Lua::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'expires_at', ARGV[2], 'state', '0')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'inits', 1)
-redis.call('SADD', KEYS[3], ARGV[4])
+count(KEYS[2], KEYS[3], ARGV[4], 'inits', 1)
 return 1
 "#,
-    )
-});
+);
 
 /// KEYS: session; ARGV: now. {0} not found, {1} used, {2} expired, {3, body}
 /// claimed.
-static CLAIM_SESSION: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static CLAIM_SESSION: Lua = Lua::new(
+    r#"
 local v = redis.call('HMGET', KEYS[1], 'body', 'state', 'expires_at')
 if not v[1] then return {0, ''} end
 if v[2] ~= '0' then return {1, ''} end
@@ -205,31 +211,26 @@ if (tonumber(v[3]) or 0) <= tonumber(ARGV[1]) then return {2, ''} end
 redis.call('HSET', KEYS[1], 'state', '1')
 return {3, v[1]}
 "#,
-    )
-});
+);
 
 /// KEYS: session, usage, months; ARGV: score, reasons, ttl, month.
-static RECORD_VERDICT: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static RECORD_VERDICT: Lua = Lua::new(
+    r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'state', '2', 'score', ARGV[1], 'reasons', ARGV[2])
   if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 end
-redis.call('HINCRBY', KEYS[2], 'scores', 1)
-redis.call('SADD', KEYS[3], ARGV[4])
+count(KEYS[2], KEYS[3], ARGV[4], 'scores', 1)
 return 1
 "#,
-    )
-});
+);
 
 /// KEYS: spent, session, usage, months, recent; ARGV: marker (`-`, or `=`
 /// and the idempotency key), ttl, class field, score, histogram field,
 /// recent row, recent_keep, month. {0, reasons} first use, {1, reasons} a
 /// retry with the same idempotency key, {2, ''} a replay.
-static CONSUME: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
+static CONSUME: Lua = Lua::new(
+    r#"
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   if string.sub(ARGV[1], 1, 1) == '=' and redis.call('GET', KEYS[1]) == ARGV[1] then
     return {1, redis.call('HGET', KEYS[2], 'reasons') or '[]'}
@@ -237,17 +238,15 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   return {2, ''}
 end
 local reasons = redis.call('HGET', KEYS[2], 'reasons') or '[]'
-redis.call('HINCRBY', KEYS[3], 'verifications', 1)
+count(KEYS[3], KEYS[4], ARGV[8], 'verifications', 1)
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HINCRBY', KEYS[3], 'score_sum', ARGV[4])
 redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
-redis.call('SADD', KEYS[4], ARGV[8])
 redis.call('LPUSH', KEYS[5], ARGV[6] .. "\n" .. reasons)
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
 return {0, reasons}
 "#,
-    )
-});
+);
 
 /// The Redis backend: a connection that reconnects by itself.
 pub struct RedisStore {
@@ -290,7 +289,7 @@ impl RedisStore {
     /// Every hash named by the set or list `index`, as (member, fields).
     async fn hashes(&self, index: String, prefix: String) -> Result<Vec<(String, Fields)>, StoreError> {
         let rows: Vec<Vec<String>> =
-            self.call(|mut c| async move { HASHES.key(index).arg(prefix).invoke_async(&mut c).await }).await?;
+            self.call(|mut c| async move { HASHES.get().key(index).arg(prefix).invoke_async(&mut c).await }).await?;
         Ok(rows.into_iter().filter_map(Fields::row).collect())
     }
 
@@ -307,18 +306,14 @@ impl RedisStore {
         let hash = hex::encode(s.api_key_hash);
         let added: i64 = self
             .call(|mut c| async move {
-                let mut inv = ADD_SITE.key(key(&["site", &s.site_key]));
+                let mut inv = ADD_SITE.get().key(key(&["site", &s.site_key]));
                 inv.key(key(&["api_key", &hash])).key(key(&["sites"]));
                 inv.arg(&s.site_key).arg(&s.name).arg(s.origins.join(" ")).arg(u32::from(s.threshold));
                 inv.arg(s.step_up.as_str()).arg(&hash).arg(s.created_at);
                 inv.invoke_async(&mut c).await
             })
             .await?;
-        if added == 1 {
-            Ok(())
-        } else {
-            Err(unavailable("a site with this site key or API key exists"))
-        }
+        inserted(added == 1, "a site with this site key or API key")
     }
 
     pub(crate) async fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
@@ -332,7 +327,7 @@ impl RedisStore {
         let hash = hex::encode(hash);
         let done: i64 = self
             .call(|mut c| async move {
-                let mut inv = SET_API_KEY.key(key(&["site", &site_key]));
+                let mut inv = SET_API_KEY.get().key(key(&["site", &site_key]));
                 inv.key(key(&["api_key", &hash])).arg(&site_key).arg(&hash).arg(prefix("api_key"));
                 inv.invoke_async(&mut c).await
             })
@@ -351,7 +346,7 @@ impl RedisStore {
     pub(crate) async fn rotate_key(&self, k: KeyRecord, now: u64) -> Result<(), StoreError> {
         let _: i64 = self
             .call(|mut c| async move {
-                let mut inv = ROTATE_KEY.key(key(&["keys"]));
+                let mut inv = ROTATE_KEY.get().key(key(&["keys"]));
                 key_args(&mut inv, &k).arg(now);
                 inv.invoke_async(&mut c).await
             })
@@ -362,7 +357,7 @@ impl RedisStore {
     pub(crate) async fn ensure_key(&self, k: KeyRecord) -> Result<Vec<KeyRecord>, StoreError> {
         let rows: Vec<Vec<String>> = self
             .call(|mut c| async move {
-                let mut inv = ENSURE_KEY.key(key(&["keys"]));
+                let mut inv = ENSURE_KEY.get().key(key(&["keys"]));
                 key_args(&mut inv, &k);
                 inv.invoke_async(&mut c).await
             })
@@ -376,17 +371,13 @@ impl RedisStore {
         let ttl = ttl_secs(purge_after.max(s.expires_at), created);
         let added: i64 = self
             .call(|mut c| async move {
-                let mut inv = CREATE_SESSION.key(key(&["session", &s.id]));
+                let mut inv = CREATE_SESSION.get().key(key(&["session", &s.id]));
                 inv.key(key(&["usage", &s.site_key, &year_month(created)])).key(key(&["months", &s.site_key]));
                 inv.arg(body).arg(s.expires_at).arg(ttl).arg(year_month(created));
                 inv.invoke_async(&mut c).await
             })
             .await?;
-        if added == 1 {
-            Ok(())
-        } else {
-            Err(unavailable("a session with this id exists"))
-        }
+        inserted(added == 1, "a session with this id")
     }
 
     pub(crate) async fn peek_session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
@@ -403,8 +394,10 @@ impl RedisStore {
         id: String,
         now: u64,
     ) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
-        let (status, body): (i64, String) = self
-            .call(|mut c| async move { CLAIM_SESSION.key(key(&["session", &id])).arg(now).invoke_async(&mut c).await })
+        let (status, body): (i64, String) =
+            self.call(|mut c| async move {
+                CLAIM_SESSION.get().key(key(&["session", &id])).arg(now).invoke_async(&mut c).await
+            })
             .await?;
         match status {
             0 => Ok(Err(ClaimError::NotFound)),
@@ -419,7 +412,7 @@ impl RedisStore {
         let ym = year_month(now);
         let _: i64 = self
             .call(|mut c| async move {
-                let mut inv = RECORD_VERDICT.key(key(&["session", &v.session_id]));
+                let mut inv = RECORD_VERDICT.get().key(key(&["session", &v.session_id]));
                 inv.key(key(&["usage", &v.site_key, &ym])).key(key(&["months", &v.site_key]));
                 inv.arg(u32::from(v.score)).arg(reasons).arg(ttl_secs(v.purge_after, now)).arg(&ym);
                 inv.invoke_async(&mut c).await
@@ -447,7 +440,7 @@ impl RedisStore {
         let recent_keep = self.recent_keep;
         let (status, reasons): (i64, String) = self
             .call(|mut c| async move {
-                let mut inv = CONSUME.key(key(&["spent", &k.jti]));
+                let mut inv = CONSUME.get().key(key(&["spent", &k.jti]));
                 inv.key(key(&["session", &k.session_id])).key(key(&["usage", &k.site_key, &ym]));
                 inv.key(key(&["months", &k.site_key])).key(key(&["recent", &k.site_key]));
                 inv.arg(marker).arg(k.exp.saturating_sub(k.now) + SPENT_MARGIN_SECS);
@@ -517,10 +510,7 @@ impl RedisStore {
                 cmd.query_async(&mut c).await
             })
             .await?;
-        match set {
-            Some(_) => Ok(()),
-            None => Err(unavailable("a challenge with this id exists")),
-        }
+        inserted(set.is_some(), "a challenge with this id")
     }
 
     pub(crate) async fn peek_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
@@ -543,6 +533,16 @@ impl RedisStore {
     /// their Redis TTLs.
     pub(crate) async fn purge(&self, _now: u64) -> Result<u64, StoreError> {
         Ok(0)
+    }
+}
+
+/// `Ok` if a record was added, else the error for `what` existing already
+/// (as SQLite's unique keys refuse it).
+fn inserted(added: bool, what: &str) -> Result<(), StoreError> {
+    if added {
+        Ok(())
+    } else {
+        Err(unavailable(format!("{what} exists")))
     }
 }
 
