@@ -69,6 +69,9 @@ fn verify_is_single_use_and_answers_503_while_redis_is_away() {
     let started = Instant::now();
     assert_unavailable(&v.verify(&tokens[0], &site.api_key), started);
     assert_eq!(health(&v).status, 503);
+    let turnstile = v.post(routes::SITEVERIFY).form(&[("secret", &site.api_key), ("response", &tokens[1])]);
+    let turnstile = turnstile.assert_ok();
+    assert_eq!((&turnstile["success"], &turnstile["error-codes"]), (&json!(false), &json!(["internal-error"])));
 
     // Redis comes back on the same port: the same oculto process recovers.
     redis.restart();
