@@ -23,10 +23,11 @@
 //! Every step that the SQLite store does in one transaction is one Lua
 //! script or one command here (`SET NX` for a spent token, `GETDEL` for a
 //! challenge), so two nodes racing see one winner. Sessions, spent token ids
-//! and challenges carry TTLs and go by themselves: [`RedisStore::purge`]
-//! does nothing. The scripts compute some key names from their arguments,
-//! which Redis Cluster does not allow: one Redis, or one primary with
-//! replicas behind Sentinel, not a Cluster.
+//! and challenges carry TTLs and go by themselves:
+//! [`Store::purge`](super::Store::purge) does nothing. The scripts compute
+//! some key names from their arguments, which Redis Cluster does not allow:
+//! one Redis (a primary with replicas behind Sentinel would do, untested),
+//! not a Cluster.
 //!
 //! Every command waits at most [`COMMAND_TIMEOUT`]; when Redis is down or
 //! stuck, every method returns [`StoreError::Unavailable`] (so `/verify`
