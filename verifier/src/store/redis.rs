@@ -261,7 +261,7 @@ impl RedisStore {
     /// inside a Tokio runtime.
     pub fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(unavailable("the redis store is opened inside a Tokio runtime"));
+            return Err(unavailable("the redis store must be opened inside a Tokio runtime"));
         }
         let client = redis::Client::open(url).map_err(|e| unavailable(format!("bad redis URL: {e}")))?;
         let config = ConnectionManagerConfig::new()
