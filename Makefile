@@ -33,6 +33,7 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 unit:
+	@scripts/deps.sh redis
 	cargo build -p oculto-verifier --bin oculto
 	cargo test --workspace
 

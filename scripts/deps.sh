@@ -8,6 +8,7 @@
 #   scripts/deps.sh browser  chromium + playwright-core (for widget tests), sqlite3
 #   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
 #   scripts/deps.sh audio    espeak-ng + sox (for scripts/make-audio-clips.sh)
+#   scripts/deps.sh redis    redis-server (the Redis store's tests start their own)
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -74,5 +75,6 @@ case "${1:-}" in
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
   audio) command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox ;;
-  *) echo "usage: $0 rust|wasm|bench|browser|ocr|audio" >&2; exit 2 ;;
+  redis) command -v redis-server >/dev/null || apt_install redis-server ;;
+  *) echo "usage: $0 rust|wasm|bench|browser|ocr|audio|redis" >&2; exit 2 ;;
 esac

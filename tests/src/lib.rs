@@ -17,8 +17,12 @@
 //!   returns the verdict token a form would carry.
 //! - [`Client`] and [`Call`] are a small blocking HTTP client that never
 //!   treats a status as an error: tests look at status, headers and body.
+//! - [`redis::RedisServer`] is a throwaway `redis-server`, for the Redis
+//!   store's tests here and in the verifier's conformance suite.
 //!
 //! Every request goes to 127.0.0.1 only.
+
+pub mod redis;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -82,6 +86,17 @@ pub fn oculto_bin() -> &'static Path {
         assert!(bin.is_file(), "no oculto binary at {}; set OCULTO_BIN", bin.display());
         bin
     })
+}
+
+/// A new empty folder `oculto-KIND-PID-N` under the system's temporary
+/// folder, for one test process (verifier, redis-server).
+pub fn fresh_dir(kind: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("oculto-{kind}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
 }
 
 /// An answer, read whole: status, headers and body.
@@ -385,6 +400,7 @@ const TEST_ENV: &[(&str, &str)] = &[
 /// failing, the verifier's log is printed first.
 pub struct Verifier {
     dir: PathBuf,
+    store: Option<String>,
     env: Vec<(String, String)>,
     child: Option<Child>,
     base: Option<String>,
@@ -401,13 +417,16 @@ impl Verifier {
     /// A stopped verifier with a fresh folder under the system's temporary
     /// folder, and `TEST_ENV`'s settings.
     pub fn new() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("oculto-tests-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = fresh_dir("tests");
         let env = TEST_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Self { dir, env, child: None, base: None, client: Client::new() }
+        Self { dir, store: None, env, child: None, base: None, client: Client::new() }
+    }
+
+    /// Uses the store at `url` (e.g. a [`redis::RedisServer::url`]), given
+    /// with `--store`, instead of a fresh SQLite database.
+    pub fn store(mut self, url: &str) -> Self {
+        self.store = Some(url.to_owned());
+        self
     }
 
     /// Sets an environment variable for the verifier (and for the `oculto`
@@ -437,9 +456,21 @@ impl Verifier {
         self.dir.join("oculto.db")
     }
 
-    /// The `--store` URL of the database.
+    /// The store's URL: the one given to [`Verifier::store`], else
+    /// `OCULTO_STORE` if the test set it with [`Verifier::env`], else the
+    /// SQLite database in the verifier's folder.
     pub fn store_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        let from_env = || self.env.iter().find(|(k, _)| k == "OCULTO_STORE").map(|(_, v)| v.clone());
+        self.store.clone().or_else(from_env).unwrap_or_else(|| format!("sqlite://{}", self.db_path().display()))
+    }
+
+    /// `--store URL`, unless the store comes from `OCULTO_STORE`.
+    fn store_args(&self) -> Vec<String> {
+        if self.store.is_none() && self.env.iter().any(|(k, _)| k == "OCULTO_STORE") {
+            Vec::new()
+        } else {
+            vec!["--store".into(), self.store_url()]
+        }
     }
 
     fn log_path(&self) -> PathBuf {
@@ -463,7 +494,8 @@ impl Verifier {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
         let mut child = self
             .command()
-            .args(["serve", "--addr", "127.0.0.1:0", "--store", &self.store_url()])
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(self.store_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -528,10 +560,10 @@ impl Verifier {
         self.client.request("POST", self.url(path))
     }
 
-    /// Runs `oculto ARGS --store <this database>` and returns its standard
+    /// Runs `oculto ARGS` on the verifier's store and returns its standard
     /// output; panics if it fails.
     pub fn oculto(&self, args: &[&str]) -> String {
-        let out = self.command().args(args).args(["--store", &self.store_url()]).output().expect("oculto runs");
+        let out = self.command().args(args).args(self.store_args()).output().expect("oculto runs");
         assert!(
             out.status.success(),
             "oculto {args:?} failed: {}{}",

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on.
     pub addr: SocketAddr,
-    /// `sqlite://PATH` (default) or `redis://HOST:PORT`.
+    /// `sqlite://PATH` (default) or `redis://HOST:PORT[/DB]`.
     pub store: String,
     /// The `iss` claim of verdicts.
     pub issuer: String,

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use oculto_verifier::config::{Config, Overrides};
 use oculto_verifier::sites::{hash_api_key, normalize_origin};
-use oculto_verifier::store::{SiteRecord, StepUpPolicy, Store};
+use oculto_verifier::store::{self, SiteRecord, StepUpPolicy, Store};
 use oculto_verifier::{clock, keys, random};
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ struct Cli {
     /// A TOML configuration file (see verifier.example.toml).
     #[arg(long, global = true, env = "OCULTO_CONFIG")]
     config: Option<PathBuf>,
-    /// The store: sqlite://PATH or redis://HOST:PORT [env: OCULTO_STORE].
+    /// The store: sqlite://PATH or redis://HOST:PORT[/DB] [env: OCULTO_STORE].
     #[arg(long, global = true)]
     store: Option<String>,
     #[command(subcommand)]
@@ -191,7 +191,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn open(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.store, config.store_options()).with_context(|| format!("opening {}", config.store))
+    let url = &config.store;
+    Store::open(url, config.store_options()).with_context(|| format!("opening {}", store::redacted(url)))
 }
 
 async fn site(config: Config, command: SiteCommand) -> anyhow::Result<()> {

@@ -17,8 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord, StepUpPolicy,
-    StoreError, VerdictRecord,
+    average, year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord,
+    StepUpPolicy, StoreError, VerdictRecord,
 };
 
 /// Most jobs in one transaction.
@@ -603,14 +603,6 @@ fn parse_class(s: &str) -> Classification {
         "human" => Classification::Human,
         "suspicious" => Classification::Suspicious,
         _ => Classification::Bot,
-    }
-}
-
-fn average(sum: u64, n: u64) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        (sum as f64 / n as f64 * 10.0).round() / 10.0
     }
 }
 

@@ -1,0 +1,850 @@
+//! The distributed store: one Redis (or Valkey) shared by every verifier
+//! node, so that a token made on one node verifies on any other, and only
+//! once.
+//!
+//! # Keys
+//!
+//! Everything lives under `oculto:`:
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `sites` | set | every site key |
+//! | `site:{site_key}` | hash | name, origins, threshold, step_up, api_key_hash (hex), created_at |
+//! | `api_key:{hash}` | string | the site owning an API key hash (keeps hashes unique) |
+//! | `keys` | list | signing key ids, newest first |
+//! | `key:{kid}` | hash | secret (hex), created_at, retired_at (absent while active) |
+//! | `session:{id}` | hash | body (JSON), expires_at, state (0 new, 1 being scored, 2 scored), score, reasons |
+//! | `spent:{jti}` | string | a spent token id: `-`, or `=` and its idempotency key |
+//! | `usage:{site_key}:{YYYY-MM}` | hash | the month's counters and score histogram |
+//! | `months:{site_key}` | set | the months a site has counters for |
+//! | `recent:{site_key}` | list | newest verifications first, capped at `recent_keep` |
+//! | `challenge:{id}` | string | a challenge as JSON |
+//!
+//! Every step that the SQLite store does in one transaction is one Lua
+//! script or one command here (`SET NX` for a spent token, `GETDEL` for a
+//! challenge), so two nodes racing see one winner. Sessions, spent token ids
+//! and challenges carry TTLs and go by themselves:
+//! [`Store::purge`](super::Store::purge) does nothing. The scripts compute
+//! some key names from their arguments, which Redis Cluster does not allow:
+//! one Redis (a primary with replicas behind Sentinel would do, untested),
+//! not a Cluster.
+//!
+//! Every command waits at most [`COMMAND_TIMEOUT`]; when Redis is down or
+//! stuck, every method returns [`StoreError::Unavailable`] (so `/verify`
+//! answers 503), and the connection comes back by itself once Redis does.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use oculto_shared::api::{Classification, Distribution, RecentVerification, StatsDistribution, UsageMonth};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+
+use super::{
+    average, year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord,
+    StepUpPolicy, StoreError, StoreOptions, VerdictRecord,
+};
+
+/// Longest wait for one store call, reconnecting included.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a spent token id is kept after the token's expiry: clock skew
+/// between nodes (the SQLite store keeps the same margin).
+const SPENT_MARGIN_SECS: u64 = 60;
+
+/// The prefix of every key.
+const PREFIX: &str = "oculto:";
+
+fn key(parts: &[&str]) -> String {
+    let mut k = String::from(PREFIX);
+    k.push_str(&parts.join(":"));
+    k
+}
+
+fn prefix(kind: &str) -> String {
+    format!("{PREFIX}{kind}:")
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Lua shared by the scripts: reading hashes named by a set or a list,
+/// counters, and signing keys.
+const LUA_PRELUDE: &str = r#"
+-- {member, field, value, ...} for each member of the set or list `index`
+-- whose hash `prefix .. member` exists.
+local function hashes(index, prefix)
+  local members
+  if redis.call('TYPE', index).ok == 'list' then
+    members = redis.call('LRANGE', index, 0, -1)
+  else
+    members = redis.call('SMEMBERS', index)
+  end
+  local out = {}
+  for _, m in ipairs(members) do
+    local h = redis.call('HGETALL', prefix .. m)
+    if #h > 0 then
+      table.insert(h, 1, m)
+      table.insert(out, h)
+    end
+  end
+  return out
+end
+
+-- Adds `by` to a counter of a site's month, and notes the month.
+local function count(usage, months, month, field, by)
+  redis.call('HINCRBY', usage, field, by)
+  redis.call('SADD', months, month)
+end
+
+local function key_is_active(prefix, kid)
+  return redis.call('EXISTS', prefix .. kid) == 1 and redis.call('HEXISTS', prefix .. kid, 'retired_at') == 0
+end
+
+local function insert_key(list, prefix, kid, secret, created_at, retired_at)
+  redis.call('HSET', prefix .. kid, 'secret', secret, 'created_at', created_at)
+  if retired_at ~= '' then
+    redis.call('HSET', prefix .. kid, 'retired_at', retired_at)
+  end
+  redis.call('LPUSH', list, kid)
+end
+"#;
+
+/// A script: [`LUA_PRELUDE`] and a body, hashed on first use.
+struct Lua {
+    body: &'static str,
+    script: OnceLock<Script>,
+}
+
+impl Lua {
+    const fn new(body: &'static str) -> Self {
+        Self { body, script: OnceLock::new() }
+    }
+
+    fn get(&self) -> &Script {
+        self.script.get_or_init(|| Script::new(&format!("{LUA_PRELUDE}{}", self.body)))
+    }
+}
+
+/// KEYS: index; ARGV: prefix of the hashes.
+static HASHES: Lua = Lua::new("return hashes(KEYS[1], ARGV[1])");
+
+/// KEYS: site, api key, sites; ARGV: site key, name, origins, threshold,
+/// step-up, API key hash, created_at. 0 if the site key or hash exists.
+static ADD_SITE: Lua = Lua::new(
+    r#"
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[2], 'origins', ARGV[3], 'threshold', ARGV[4], 'step_up', ARGV[5],
+  'api_key_hash', ARGV[6], 'created_at', ARGV[7])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"#,
+);
+
+/// KEYS: site, new api key; ARGV: site key, new hash, api key prefix. 0 if
+/// there is no such site, -1 if another site has the hash.
+static SET_API_KEY: Lua = Lua::new(
+    r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return -1 end
+local old = redis.call('HGET', KEYS[1], 'api_key_hash')
+if old then redis.call('DEL', ARGV[3] .. old) end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'api_key_hash', ARGV[2])
+return 1
+"#,
+);
+
+/// KEYS: key list; ARGV: key prefix, kid, secret, created_at, retired_at or
+/// "". Adds the key unless one is active; returns every key.
+static ENSURE_KEY: Lua = Lua::new(
+    r#"
+local active = false
+for _, kid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if key_is_active(ARGV[1], kid) then active = true end
+end
+if not active then
+  if redis.call('EXISTS', ARGV[1] .. ARGV[2]) == 1 then return redis.error_reply('signing key exists') end
+  insert_key(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+end
+return hashes(KEYS[1], ARGV[1])
+"#,
+);
+
+/// KEYS: key list; ARGV: key prefix, kid, secret, created_at, retired_at or
+/// "", now. Retires every active key at `now`, then adds the new one.
+static ROTATE_KEY: Lua = Lua::new(
+    r#"
+if redis.call('EXISTS', ARGV[1] .. ARGV[2]) == 1 then return redis.error_reply('signing key exists') end
+for _, kid in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if key_is_active(ARGV[1], kid) then redis.call('HSET', ARGV[1] .. kid, 'retired_at', ARGV[6]) end
+end
+insert_key(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return 1
+"#,
+);
+
+/// KEYS: session, usage, months; ARGV: body, expires_at, ttl, month. 0 if
+/// the session exists.
+static CREATE_SESSION: Lua = Lua::new(
+    r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'body', ARGV[1], 'expires_at', ARGV[2], 'state', '0')
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+count(KEYS[2], KEYS[3], ARGV[4], 'inits', 1)
+return 1
+"#,
+);
+
+/// KEYS: session; ARGV: now. {0} not found, {1} used, {2} expired, {3, body}
+/// claimed.
+static CLAIM_SESSION: Lua = Lua::new(
+    r#"
+local v = redis.call('HMGET', KEYS[1], 'body', 'state', 'expires_at')
+if not v[1] then return {0, ''} end
+if v[2] ~= '0' then return {1, ''} end
+if (tonumber(v[3]) or 0) <= tonumber(ARGV[1]) then return {2, ''} end
+redis.call('HSET', KEYS[1], 'state', '1')
+return {3, v[1]}
+"#,
+);
+
+/// KEYS: session, usage, months; ARGV: score, reasons, ttl, month.
+static RECORD_VERDICT: Lua = Lua::new(
+    r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'state', '2', 'score', ARGV[1], 'reasons', ARGV[2])
+  if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+end
+count(KEYS[2], KEYS[3], ARGV[4], 'scores', 1)
+return 1
+"#,
+);
+
+/// KEYS: spent, session, usage, months, recent; ARGV: marker (`-`, or `=`
+/// and the idempotency key), ttl, class field, score, histogram field,
+/// recent row, recent_keep, month. {0, reasons} first use, {1, reasons} a
+/// retry with the same idempotency key, {2, ''} a replay.
+static CONSUME: Lua = Lua::new(
+    r#"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  if string.sub(ARGV[1], 1, 1) == '=' and redis.call('GET', KEYS[1]) == ARGV[1] then
+    return {1, redis.call('HGET', KEYS[2], 'reasons') or '[]'}
+  end
+  return {2, ''}
+end
+local reasons = redis.call('HGET', KEYS[2], 'reasons') or '[]'
+count(KEYS[3], KEYS[4], ARGV[8], 'verifications', 1)
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[3], 'score_sum', ARGV[4])
+redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
+redis.call('LPUSH', KEYS[5], ARGV[6] .. "\n" .. reasons)
+redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
+return {0, reasons}
+"#,
+);
+
+/// The Redis backend: a connection that reconnects by itself.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    recent_keep: u32,
+}
+
+impl RedisStore {
+    /// Prepares a connection to `url` (`redis://HOST:PORT[/DB]`); it is made
+    /// on first use, and made again whenever it breaks. Must be called
+    /// inside a Tokio runtime.
+    pub fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(unavailable("the redis store must be opened inside a Tokio runtime"));
+        }
+        let client = redis::Client::open(url).map_err(|e| unavailable(format!("bad redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_millis(1500)))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Ok(Self { conn, recent_keep: options.recent_keep.max(1) })
+    }
+
+    /// Runs `f` on the connection, for at most [`COMMAND_TIMEOUT`].
+    async fn call<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        match tokio::time::timeout(COMMAND_TIMEOUT, f(self.conn.clone())).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(unavailable(format!("redis: {e}"))),
+            Err(_) => Err(unavailable(format!("redis did not answer within {} s", COMMAND_TIMEOUT.as_secs()))),
+        }
+    }
+
+    /// Every hash named by the set or list `index`, as (member, fields).
+    async fn hashes(&self, index: String, prefix: String) -> Result<Vec<(String, Fields)>, StoreError> {
+        let rows: Vec<Vec<String>> =
+            self.call(|mut c| async move { HASHES.get().key(index).arg(prefix).invoke_async(&mut c).await }).await?;
+        Ok(rows.into_iter().filter_map(Fields::row).collect())
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self.call(|mut c| async move { redis::cmd("PING").query_async(&mut c).await }).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(unavailable(format!("redis answered PING with {pong:?}")))
+        }
+    }
+
+    pub(crate) async fn add_site(&self, s: SiteRecord) -> Result<(), StoreError> {
+        let hash = hex::encode(s.api_key_hash);
+        let added: i64 = self
+            .call(|mut c| async move {
+                let mut inv = ADD_SITE.get().key(key(&["site", &s.site_key]));
+                inv.key(key(&["api_key", &hash])).key(key(&["sites"]));
+                inv.arg(&s.site_key).arg(&s.name).arg(s.origins.join(" ")).arg(u32::from(s.threshold));
+                inv.arg(s.step_up.as_str()).arg(&hash).arg(s.created_at);
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        inserted(added == 1, "a site with this site key or API key")
+    }
+
+    pub(crate) async fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
+        let rows = self.hashes(key(&["sites"]), prefix("site")).await?;
+        let mut sites: Vec<SiteRecord> = rows.into_iter().filter_map(|(k, f)| f.site(k)).collect();
+        sites.sort_by(|a, b| (a.created_at, &a.site_key).cmp(&(b.created_at, &b.site_key)));
+        Ok(sites)
+    }
+
+    pub(crate) async fn set_api_key_hash(&self, site_key: String, hash: [u8; 32]) -> Result<bool, StoreError> {
+        let hash = hex::encode(hash);
+        let done: i64 = self
+            .call(|mut c| async move {
+                let mut inv = SET_API_KEY.get().key(key(&["site", &site_key]));
+                inv.key(key(&["api_key", &hash])).arg(&site_key).arg(&hash).arg(prefix("api_key"));
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        match done {
+            1 => Ok(true),
+            0 => Ok(false),
+            _ => Err(unavailable("another site has this API key")),
+        }
+    }
+
+    pub(crate) async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        Ok(key_records(self.hashes(key(&["keys"]), prefix("key")).await?))
+    }
+
+    pub(crate) async fn rotate_key(&self, k: KeyRecord, now: u64) -> Result<(), StoreError> {
+        let _: i64 = self
+            .call(|mut c| async move {
+                let mut inv = ROTATE_KEY.get().key(key(&["keys"]));
+                key_args(&mut inv, &k).arg(now);
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn ensure_key(&self, k: KeyRecord) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows: Vec<Vec<String>> = self
+            .call(|mut c| async move {
+                let mut inv = ENSURE_KEY.get().key(key(&["keys"]));
+                key_args(&mut inv, &k);
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(key_records(rows.into_iter().filter_map(Fields::row).collect()))
+    }
+
+    pub(crate) async fn create_session(&self, s: SessionRecord, purge_after: u64) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&s).map_err(unavailable)?;
+        let created = s.created_ms / 1000;
+        let ttl = ttl_secs(purge_after.max(s.expires_at), created);
+        let added: i64 = self
+            .call(|mut c| async move {
+                let mut inv = CREATE_SESSION.get().key(key(&["session", &s.id]));
+                inv.key(key(&["usage", &s.site_key, &year_month(created)])).key(key(&["months", &s.site_key]));
+                inv.arg(body).arg(s.expires_at).arg(ttl).arg(year_month(created));
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        inserted(added == 1, "a session with this id")
+    }
+
+    pub(crate) async fn peek_session(&self, id: String) -> Result<Option<SessionRecord>, StoreError> {
+        let body: Option<String> = self
+            .call(|mut c| async move {
+                redis::cmd("HGET").arg(key(&["session", &id])).arg("body").query_async(&mut c).await
+            })
+            .await?;
+        body.map(|b| parse_session(&b)).transpose()
+    }
+
+    pub(crate) async fn claim_session(
+        &self,
+        id: String,
+        now: u64,
+    ) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
+        let (status, body): (i64, String) =
+            self.call(|mut c| async move {
+                CLAIM_SESSION.get().key(key(&["session", &id])).arg(now).invoke_async(&mut c).await
+            })
+            .await?;
+        match status {
+            0 => Ok(Err(ClaimError::NotFound)),
+            1 => Ok(Err(ClaimError::Used)),
+            2 => Ok(Err(ClaimError::Expired)),
+            _ => parse_session(&body).map(Ok),
+        }
+    }
+
+    pub(crate) async fn record_verdict(&self, v: VerdictRecord, now: u64) -> Result<(), StoreError> {
+        let reasons = serde_json::to_string(&v.reasons).map_err(unavailable)?;
+        let ym = year_month(now);
+        let _: i64 = self
+            .call(|mut c| async move {
+                let mut inv = RECORD_VERDICT.get().key(key(&["session", &v.session_id]));
+                inv.key(key(&["usage", &v.site_key, &ym])).key(key(&["months", &v.site_key]));
+                inv.arg(u32::from(v.score)).arg(reasons).arg(ttl_secs(v.purge_after, now)).arg(&ym);
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn consume(&self, k: Consumption) -> Result<Consumed, StoreError> {
+        let marker = match &k.idempotency_key {
+            Some(idem) => format!("={idem}"),
+            None => "-".to_owned(),
+        };
+        let row = RecentVerification {
+            verified_at: crate::clock::rfc3339(k.now),
+            session_id: k.session_id.clone(),
+            score: k.score,
+            classification: k.classification,
+            hostname: k.hostname.clone(),
+            action: k.action.clone(),
+            reasons: Vec::new(),
+        };
+        let row = serde_json::to_string(&row).map_err(unavailable)?;
+        let ym = year_month(k.now);
+        let recent_keep = self.recent_keep;
+        let (status, reasons): (i64, String) = self
+            .call(|mut c| async move {
+                let mut inv = CONSUME.get().key(key(&["spent", &k.jti]));
+                inv.key(key(&["session", &k.session_id])).key(key(&["usage", &k.site_key, &ym]));
+                inv.key(key(&["months", &k.site_key])).key(key(&["recent", &k.site_key]));
+                inv.arg(marker).arg(k.exp.saturating_sub(k.now) + SPENT_MARGIN_SECS);
+                inv.arg(k.classification.as_str()).arg(u32::from(k.score)).arg(format!("h{}", k.score.min(99) / 10));
+                inv.arg(row).arg(recent_keep).arg(&ym);
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        let reasons = || serde_json::from_str(&reasons).unwrap_or_default();
+        Ok(match status {
+            0 => Consumed::First { reasons: reasons() },
+            1 => Consumed::Retry { reasons: reasons() },
+            _ => Consumed::Replay,
+        })
+    }
+
+    pub(crate) async fn summary(&self, site_key: String) -> Result<(Distribution, Vec<UsageMonth>), StoreError> {
+        let rows = self.hashes(key(&["months", &site_key]), prefix(&format!("usage:{site_key}"))).await?;
+        let mut dist = Distribution::default();
+        let mut sum = 0;
+        let mut usage: Vec<UsageMonth> = rows
+            .into_iter()
+            .map(|(ym, f)| {
+                let (month, _) = f.distribution();
+                sum += f.count("score_sum");
+                dist.total += month.total;
+                dist.human += month.human;
+                dist.suspicious += month.suspicious;
+                dist.bot += month.bot;
+                f.usage(ym)
+            })
+            .collect();
+        usage.sort_by(|a, b| b.year_month.cmp(&a.year_month));
+        dist.avg_score = average(sum, dist.total);
+        Ok((dist, usage))
+    }
+
+    pub(crate) async fn recent(&self, site_key: String, limit: u32) -> Result<Vec<RecentVerification>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<String> = self
+            .call(|mut c| async move {
+                let stop = i64::from(limit) - 1;
+                redis::cmd("LRANGE").arg(key(&["recent", &site_key])).arg(0).arg(stop).query_async(&mut c).await
+            })
+            .await?;
+        Ok(rows.iter().filter_map(|r| parse_recent(r)).collect())
+    }
+
+    pub(crate) async fn distribution(&self, site_key: String, month: String) -> Result<StatsDistribution, StoreError> {
+        let k = key(&["usage", &site_key, &month]);
+        let fields: HashMap<String, String> =
+            self.call(|mut c| async move { redis::cmd("HGETALL").arg(k).query_async(&mut c).await }).await?;
+        let (distribution, histogram) = Fields(fields).distribution();
+        Ok(StatsDistribution { month, distribution, histogram })
+    }
+
+    pub(crate) async fn put_challenge(&self, ch: ChallengeRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&ch).map_err(unavailable)?;
+        // TTLs are relative: Redis's clock need not agree with ours.
+        let ttl = ttl_secs(ch.expires_at, crate::clock::now_secs());
+        let set: Option<String> = self
+            .call(|mut c| async move {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key(&["challenge", &ch.id])).arg(body).arg("NX").arg("EX").arg(ttl);
+                cmd.query_async(&mut c).await
+            })
+            .await?;
+        inserted(set.is_some(), "a challenge with this id")
+    }
+
+    pub(crate) async fn peek_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
+        self.challenge("GET", id).await
+    }
+
+    pub(crate) async fn take_challenge(&self, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
+        self.challenge("GETDEL", id).await
+    }
+
+    /// A challenge read with `GET` or taken with `GETDEL`.
+    async fn challenge(&self, command: &'static str, id: String) -> Result<Option<ChallengeRecord>, StoreError> {
+        let body: Option<String> = self
+            .call(|mut c| async move { redis::cmd(command).arg(key(&["challenge", &id])).query_async(&mut c).await })
+            .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| unavailable(format!("stored challenge: {e}")))).transpose()
+    }
+
+    /// Does nothing: sessions, spent token ids and challenges expire through
+    /// their Redis TTLs.
+    pub(crate) async fn purge(&self, _now: u64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+/// `Ok` if a record was added, else the error for `what` existing already
+/// (as SQLite's unique keys refuse it).
+fn inserted(added: bool, what: &str) -> Result<(), StoreError> {
+    if added {
+        Ok(())
+    } else {
+        Err(unavailable(format!("{what} exists")))
+    }
+}
+
+/// Seconds from `now` until `until`, at least 1 (Redis refuses a TTL of 0).
+fn ttl_secs(until: u64, now: u64) -> u64 {
+    until.saturating_sub(now).max(1)
+}
+
+/// A signing key's arguments: key prefix, kid, secret, created_at,
+/// retired_at or "".
+fn key_args<'a, 'b>(inv: &'b mut redis::ScriptInvocation<'a>, k: &KeyRecord) -> &'b mut redis::ScriptInvocation<'a> {
+    inv.arg(prefix("key")).arg(&k.kid).arg(hex::encode(k.secret)).arg(k.created_at);
+    inv.arg(k.retired_at.map(|r| r.to_string()).unwrap_or_default())
+}
+
+/// Signing keys from their hashes (newest pushed first), newest first.
+fn key_records(rows: Vec<(String, Fields)>) -> Vec<KeyRecord> {
+    let mut keys: Vec<KeyRecord> = rows.into_iter().filter_map(|(kid, f)| f.key(kid)).collect();
+    // Stable: keys made in the same second stay newest pushed first.
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+    keys
+}
+
+fn parse_session(body: &str) -> Result<SessionRecord, StoreError> {
+    serde_json::from_str(body).map_err(|e| unavailable(format!("stored session: {e}")))
+}
+
+/// A `recent` entry: the verification as JSON, a newline, its reasons as
+/// JSON.
+fn parse_recent(entry: &str) -> Option<RecentVerification> {
+    let (row, reasons) = entry.split_once('\n')?;
+    let mut r: RecentVerification = serde_json::from_str(row).ok()?;
+    r.reasons = serde_json::from_str(reasons).unwrap_or_default();
+    Some(r)
+}
+
+/// The fields of a hash.
+struct Fields(HashMap<String, String>);
+
+impl Fields {
+    /// `{member, field, value, ...}` as the scripts return it.
+    fn row(mut row: Vec<String>) -> Option<(String, Self)> {
+        if row.is_empty() {
+            return None;
+        }
+        let member = row.remove(0);
+        let mut fields = HashMap::new();
+        for pair in row.chunks_exact(2) {
+            fields.insert(pair[0].clone(), pair[1].clone());
+        }
+        Some((member, Self(fields)))
+    }
+
+    fn get<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        self.0.get(name)?.parse().ok()
+    }
+
+    /// A counter; 0 if absent.
+    fn count(&self, name: &str) -> u64 {
+        self.get(name).unwrap_or(0)
+    }
+
+    fn hash(&self, name: &str) -> Option<[u8; 32]> {
+        hex::decode(self.0.get(name)?).ok()?.try_into().ok()
+    }
+
+    /// The site of a `site:` hash; `None`, logged, if a field is missing or
+    /// bad (a hand-edited key must not stop the other sites).
+    fn site(&self, site_key: String) -> Option<SiteRecord> {
+        let site = (|| {
+            Some(SiteRecord {
+                site_key: site_key.clone(),
+                name: self.0.get("name")?.clone(),
+                origins: self.0.get("origins")?.split_whitespace().map(String::from).collect(),
+                threshold: self.get("threshold")?,
+                step_up: StepUpPolicy::parse(self.0.get("step_up").map_or("", String::as_str)),
+                api_key_hash: self.hash("api_key_hash")?,
+                created_at: self.get("created_at")?,
+            })
+        })();
+        if site.is_none() {
+            tracing::warn!(%site_key, "a site in redis is unreadable; skipped");
+        }
+        site
+    }
+
+    /// The signing key of a `key:` hash; `None`, logged, if unreadable.
+    fn key(&self, kid: String) -> Option<KeyRecord> {
+        let record = (|| {
+            let retired_at = match self.0.get("retired_at") {
+                None => None,
+                Some(r) => Some(r.parse().ok()?),
+            };
+            Some(KeyRecord {
+                kid: kid.clone(),
+                secret: self.hash("secret")?,
+                created_at: self.get("created_at")?,
+                retired_at,
+            })
+        })();
+        if record.is_none() {
+            tracing::warn!(%kid, "a signing key in redis is unreadable; skipped");
+        }
+        record
+    }
+
+    fn usage(&self, year_month: String) -> UsageMonth {
+        UsageMonth {
+            year_month,
+            total_inits: self.count("inits"),
+            total_scores: self.count("scores"),
+            total_verifications: self.count("verifications"),
+            total_human: self.count(Classification::Human.as_str()),
+            total_suspicious: self.count(Classification::Suspicious.as_str()),
+            total_bot: self.count(Classification::Bot.as_str()),
+        }
+    }
+
+    fn distribution(&self) -> (Distribution, [u64; 10]) {
+        let total = self.count("verifications");
+        let d = Distribution {
+            total,
+            human: self.count(Classification::Human.as_str()),
+            suspicious: self.count(Classification::Suspicious.as_str()),
+            bot: self.count(Classification::Bot.as_str()),
+            avg_score: average(self.count("score_sum"), total),
+        };
+        (d, std::array::from_fn(|i| self.count(&format!("h{i}"))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use oculto_tests::redis::RedisServer;
+
+    use super::super::tests::{consumption, session, store_works};
+    use super::super::{Consumed, Store, StoreOptions};
+    use super::*;
+
+    fn open(server: &RedisServer) -> Store {
+        let options = StoreOptions { recent_keep: 2, ..Default::default() };
+        Store::open(&server.url(), options).unwrap()
+    }
+
+    #[tokio::test]
+    async fn redis_store_works() {
+        let server = RedisServer::start();
+        store_works(&open(&server)).await;
+    }
+
+    /// Sessions, spent token ids and challenges go by their TTLs, counted
+    /// from the verifier's clock.
+    #[tokio::test]
+    async fn expiries_are_ttls() {
+        let server = RedisServer::start();
+        let store = open(&server);
+        let now = crate::clock::now_secs();
+        store.create_session(session("co_t", "site_a", now), now + 900).await.unwrap();
+        assert!(matches!(
+            store.consume(consumption("j_t", "site_a", now, None)).await.unwrap(),
+            Consumed::First { .. }
+        ));
+        let ttl = |k: &str| {
+            let reply = server.command(&["TTL", k]).unwrap();
+            reply.trim_start_matches(':').trim_end().parse::<i64>().unwrap()
+        };
+        assert!((899..=900).contains(&ttl("oculto:session:co_t")), "session lives until purge_after");
+        assert!((359..=360).contains(&ttl("oculto:spent:j_t")), "a spent id lives until exp + 60 s");
+        assert_eq!(ttl("oculto:sites"), -2, "no such key");
+
+        let mut ch = challenge("ch_t", now + 1);
+        store.put_challenge(ch.clone()).await.unwrap();
+        assert_eq!(store.peek_challenge("ch_t").await.unwrap(), Some(ch.clone()));
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(store.peek_challenge("ch_t").await.unwrap(), None, "gone after its expiry");
+        ch.id = "ch_u".into();
+        store.put_challenge(ch.clone()).await.unwrap();
+        assert!(store.put_challenge(ch).await.is_err(), "a challenge id is put once");
+        assert_eq!(store.purge(now + 10_000).await.unwrap(), 0, "purge has nothing to do");
+    }
+
+    fn challenge(id: &str, expires_at: u64) -> ChallengeRecord {
+        ChallengeRecord {
+            id: id.into(),
+            site_key: None,
+            answer: "42".into(),
+            check: crate::challenge::Check::Text(crate::challenge::Kind::Numeric),
+            lang: crate::challenge::Lang::En,
+            expires_at,
+            step_up: None,
+        }
+    }
+
+    /// Two nodes starting at once on an empty Redis agree on one signing
+    /// key: the first one's.
+    #[tokio::test]
+    async fn the_first_signing_key_wins() {
+        let server = RedisServer::start();
+        let (a, b) = (open(&server), open(&server));
+        let now = crate::clock::now_secs();
+        let ka = KeyRecord { kid: "ka".into(), secret: [1; 32], created_at: now, retired_at: None };
+        let kb = KeyRecord { kid: "kb".into(), secret: [2; 32], created_at: now, retired_at: None };
+        let (ra, rb) = tokio::join!(a.ensure_key(ka), b.ensure_key(kb));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.len(), 1, "{ra:?}");
+        assert_eq!(ra, rb);
+        assert_eq!(b.keys().await.unwrap(), ra);
+    }
+
+    /// With Redis down, every method fails within the timeout (never a
+    /// "valid"); once Redis is back, the same store works again.
+    #[tokio::test]
+    async fn unavailable_then_back() {
+        let mut server = RedisServer::start();
+        let store = open(&server);
+        store.ping().await.unwrap();
+        let now = crate::clock::now_secs();
+        server.kill();
+        let started = Instant::now();
+        assert!(store.ping().await.is_err());
+        assert!(store.consume(consumption("j_d", "site_a", now, None)).await.is_err());
+        assert!(store.claim_session("co_d", now).await.is_err());
+        assert!(store.sites().await.is_err());
+        assert!(store.take_challenge("ch_d").await.is_err());
+        assert!(started.elapsed() < 5 * COMMAND_TIMEOUT, "bounded waits: {:?}", started.elapsed());
+
+        server.restart();
+        let started = Instant::now();
+        while store.ping().await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the store did not reconnect");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(matches!(
+            store.consume(consumption("j_d", "site_a", now, None)).await.unwrap(),
+            Consumed::First { .. }
+        ));
+    }
+
+    /// A stuck Redis (stopped, connections open) costs a bounded wait too.
+    #[tokio::test]
+    async fn a_stuck_redis_times_out() {
+        let server = RedisServer::start();
+        let store = open(&server);
+        store.ping().await.unwrap();
+        server.pause();
+        let started = Instant::now();
+        let err = store.peek_session("co_s").await.unwrap_err();
+        let waited = started.elapsed();
+        server.resume();
+        assert!(waited < COMMAND_TIMEOUT + Duration::from_secs(1), "waited {waited:?}: {err}");
+        let started = Instant::now();
+        while store.ping().await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the store did not come back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Data written by hand or by another program never panics the store:
+    /// unreadable sites and keys are skipped, other bad values are errors.
+    #[tokio::test]
+    async fn bad_data_is_not_a_panic() {
+        let server = RedisServer::start();
+        let store = open(&server);
+        for cmd in [
+            &["SADD", "oculto:sites", "site_bad", "site_half"][..],
+            &["HSET", "oculto:site:site_bad", "name", "x", "origins", "", "threshold", "300"],
+            &["HSET", "oculto:site:site_half", "name", "y"],
+            &["LPUSH", "oculto:keys", "kid_bad"],
+            &["HSET", "oculto:key:kid_bad", "secret", "zz", "created_at", "1"],
+            &["HSET", "oculto:session:co_bad", "body", "{", "state", "0", "expires_at", "x"],
+            &["SET", "oculto:challenge:ch_bad", "not json"],
+            &["LPUSH", "oculto:recent:site_bad", "no newline", "{\n[]"],
+            &["HSET", "oculto:usage:site_bad:2026-01", "verifications", "many"],
+            &["SADD", "oculto:months:site_bad", "2026-01"],
+            &["SET", "oculto:session:co_string", "a string, not a hash"],
+        ] {
+            let reply = server.command(cmd).unwrap();
+            assert!(!reply.starts_with('-'), "{cmd:?}: {reply}");
+        }
+        assert_eq!(store.sites().await.unwrap(), vec![]);
+        assert_eq!(store.keys().await.unwrap(), vec![]);
+        assert!(store.peek_session("co_bad").await.is_err());
+        assert!(store.claim_session("co_bad", 1).await.is_ok(), "expires_at unreadable: expired, not a panic");
+        assert!(store.peek_session("co_string").await.is_err());
+        assert!(store.claim_session("co_string", 1).await.is_err());
+        assert!(store.peek_challenge("ch_bad").await.is_err());
+        assert!(store.take_challenge("ch_bad").await.is_err());
+        assert_eq!(store.recent("site_bad", 10).await.unwrap(), vec![]);
+        assert_eq!(store.summary("site_bad").await.unwrap().0.total, 0);
+        assert_eq!(store.distribution("site_bad", "2026-01").await.unwrap().distribution.total, 0);
+    }
+
+    #[test]
+    fn bad_urls_are_errors() {
+        assert!(Store::open("redis://127.0.0.1:6379", StoreOptions::default()).is_err(), "no runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            assert!(Store::open("redis://[::1", StoreOptions::default()).is_err());
+            assert!(Store::open("redis://127.0.0.1:notaport", StoreOptions::default()).is_err());
+        });
+    }
+}
