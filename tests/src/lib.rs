@@ -370,13 +370,21 @@ pub fn human_signals() -> Signals {
         },
         ..Default::default()
     };
+    // A hand resting on the mouse: small moves of a pixel or two, in bursts
+    // of eight frames with pauses between (too small for the behaviour
+    // model to measure, so these tests don't depend on its fit).
+    let mut t = 900.0;
     for i in 0..60u8 {
-        let t = 900.0 + f64::from(i) * 16.7;
-        let dy = f32::from(i).cos() * 0.4;
-        s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: 3.1, dy });
+        t += if i % 8 == 0 && i > 0 { 400.0 } else { 16.7 };
+        let (dx, dy) = ([1.0, 2.0, -1.0, 1.0, 0.0][usize::from(i % 5)], [0.0, 1.0, 1.0, -1.0, 1.0][usize::from(i % 4)]);
+        s.pointer.push(PointerSample { t, k: PointerKind::Move, dx, dy });
     }
-    for i in 0..12u8 {
-        s.keys.push(KeyTiming { t: 3_000.0 + f64::from(i) * 180.0, dwell: 85.0 });
+    // Typing at an uneven pace, as hands do.
+    let gaps = [0.0, 160.0, 240.0, 130.0, 310.0, 180.0, 120.0, 420.0, 150.0, 200.0, 170.0, 260.0];
+    let mut t = 3_000.0;
+    for (i, gap) in gaps.iter().enumerate() {
+        t += gap;
+        s.keys.push(KeyTiming { t, dwell: 70.0 + (i % 4) as f64 * 12.0 });
     }
     s
 }

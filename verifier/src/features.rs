@@ -32,6 +32,8 @@ pub const JUMP_PX: f64 = 150.0;
 pub const JUMP_MS: f64 = 30.0;
 /// A press this soon after a jump was aimed by the jump, ms.
 pub const JUMP_PRESS_MS: f64 = 100.0;
+/// Fewest move intervals [`Features::move_interval`] is measured on.
+pub const MIN_INTERVALS: usize = 10;
 /// See [`Features::dash_presses`], CSS px.
 pub const DASH_PX: f64 = 40.0;
 /// See [`Features::dash_presses`], ms.
@@ -351,6 +353,9 @@ pub struct Features {
     pub settle_ms: Option<f64>,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
+    /// Median time between successive moves of a movement (at least
+    /// [`MIN_INTERVALS`] of them), ms: about 16.7 in a browser at 60 Hz.
+    pub move_interval: Option<f64>,
     /// Share of all move steps that came within 4 ms of the previous one.
     pub burst_share: Option<f64>,
     /// Samples that jumped farther than [`JUMP_PX`] within [`JUMP_MS`].
@@ -451,6 +456,7 @@ impl Features {
             .filter(|w| w[0].k == PointerKind::Move && w[1].k == PointerKind::Move)
             .map(|w| w[1].t - w[0].t)
             .collect();
+        let mut intervals: Vec<f64> = move_steps.iter().copied().filter(|d| *d > 0.0 && *d <= PAUSE_MS).collect();
         let jumps = s
             .pointer
             .windows(2)
@@ -505,6 +511,7 @@ impl Features {
             mean_speed: med(|s| s.mean_speed),
             settle_ms: median(&mut settle),
             dt_cv: med(|s| s.dt_cv),
+            move_interval: if intervals.len() >= MIN_INTERVALS { median(&mut intervals) } else { None },
             burst_share: (!move_steps.is_empty())
                 .then(|| move_steps.iter().filter(|&&d| d < 4.0).count() as f64 / move_steps.len() as f64),
             jumps,

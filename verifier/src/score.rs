@@ -93,6 +93,12 @@ pub enum Reason {
     /// Most presses came while the pointer was still travelling fast, with
     /// no slowing down onto the target.
     UnaimedClicks,
+    /// The pointer moved in steps far apart in time (median over
+    /// [`COARSE_MOVE_MS`]): a browser reports a moving mouse at the display
+    /// rate, a script may not; remote desktops and overloaded devices do
+    /// too, so it weighs little, and the behaviour model, which needs
+    /// browser-rate samples, is not applied.
+    CoarsePointer,
     /// Key presses faster than people type, or held for no time.
     SuperhumanTyping,
     /// Key presses at intervals too even for hands.
@@ -141,6 +147,7 @@ impl Reason {
             Self::InstantClicks => "instant_clicks",
             Self::Teleport => "teleport",
             Self::UnaimedClicks => "unaimed_clicks",
+            Self::CoarsePointer => "coarse_pointer",
             Self::SuperhumanTyping => "superhuman_typing",
             Self::TypingRhythm => "typing_rhythm",
             Self::MovementPath => "movement_path",
@@ -169,6 +176,7 @@ impl Reason {
             Self::InstantClicks => 30,
             Self::Teleport => 35,
             Self::UnaimedClicks => 30,
+            Self::CoarsePointer => 20,
             Self::SuperhumanTyping => 35,
             Self::TypingRhythm => 25,
             Self::MovementPath
@@ -206,6 +214,9 @@ const TOO_FAST_PAGE_MS: f64 = 1_000.0;
 const TOO_FAST_HASHES_PER_MS: f64 = 50_000.0;
 /// Clock slack between the page and the verifier, for the client's claims.
 const CLOCK_SLACK_MS: f64 = 5_000.0;
+/// Median time between moves above which the pointer is sampled coarser
+/// than any browser reports a moving mouse (60 Hz: 16.7 ms), ms.
+pub const COARSE_MOVE_MS: f64 = 40.0;
 /// A median click dwell below this is not a finger (people hold a button
 /// 50 to 150 ms; `page.click()` and `pyautogui.click()` hold it for none).
 pub const INSTANT_CLICK_MS: f64 = 20.0;
@@ -277,9 +288,13 @@ pub fn score(e: &Evidence<'_>) -> Score {
     } else if typed && f.key_gap_cv.is_some_and(|cv| cv < EVEN_TYPING_CV) {
         reasons.push(Reason::TypingRhythm);
     }
+    let coarse = f.move_interval.is_some_and(|m| m > COARSE_MOVE_MS);
+    if coarse {
+        reasons.push(Reason::CoarsePointer);
+    }
     let mut parts: Vec<(Reason, f64)> = reasons.into_iter().map(|r| (r, f64::from(r.points()))).collect();
     let mut total: f64 = parts.iter().map(|p| p.1).sum();
-    if f.measured > 0 {
+    if f.measured > 0 && !coarse {
         let (points, shares) = behaviour(Model::embedded(), &f);
         total += points;
         parts.extend(shares.into_iter().filter(|p| p.1 >= 1.0));
@@ -400,6 +415,19 @@ mod tests {
         let sc = score(&evidence(&s));
         assert!(sc.value <= 50, "{sc:?}");
         assert!(sc.reasons.iter().all(|r| r.points() == 0), "only behaviour reasons: {sc:?}");
+    }
+
+    #[test]
+    fn a_pointer_sampled_coarser_than_a_browser_weighs_little_and_skips_the_model() {
+        let mut s = person();
+        for p in &mut s.pointer {
+            p.t = 900.0 + (p.t - 900.0) * 6.0;
+        }
+        s.clicks.iter_mut().for_each(|c| c.t = 900.0 + (c.t - 900.0) * 6.0);
+        s.elapsed_ms = 60_000.0;
+        let sc = score(&evidence(&s));
+        assert_eq!(sc.codes(), vec!["coarse_pointer"]);
+        assert!(sc.value <= 25, "{sc:?}");
     }
 
     #[test]
