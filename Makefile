@@ -6,7 +6,7 @@ ADDR ?= 127.0.0.1:8787
 DEMO_DB ?= .oculto/demo.db
 WASM_TARGET_DIR := target/wasm
 
-.PHONY: demo build widget test lint unit e2e wasm doc bench clean
+.PHONY: demo build widget test lint unit e2e wasm doc bench clean fit
 
 ## demo: build and start the verifier with the demo site on http://$(ADDR)/
 demo: build widget
@@ -64,3 +64,7 @@ bench:
 
 clean:
 	cargo clean
+
+## fit: re-fit the behaviour model into verifier/src/model.json (needs ../shared/data)
+fit:
+	scripts/fit.sh

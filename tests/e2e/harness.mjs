@@ -178,12 +178,14 @@ export class Verifier {
   /**
    * Registers a site for `origin` with `oculto site add --json` and waits
    * until the running verifier knows it. Returns `{site_key, api_key}`.
-   * `stepUp` (`always`, `suspicious`, `never`) is its step-up policy; the
-   * verifier's default when not given.
+   * `stepUp` (`always`, `suspicious`, `never`) is its step-up policy;
+   * `never` when not given: the test Person drives the mouse with scripted
+   * curves, which the behaviour model rightly finds suspicious, and only
+   * the step-up tests are about challenges.
    */
-  async addSite(origin, name = 'e2e', { stepUp } = {}) {
+  async addSite(origin, name = 'e2e', { stepUp = 'never' } = {}) {
     const args = ['site', 'add', '--name', name, '--origin', origin, '--json', '--store', this.store];
-    if (stepUp) args.push('--step-up', stepUp);
+    args.push('--step-up', stepUp);
     const r = spawnSync(ocultoBin(), args, {
       cwd: ROOT,
       env: ocultoEnv(),

@@ -34,7 +34,7 @@ pub struct DemoSite {
 /// fresh API keys.
 pub async fn prepare(store: &Store, port: u16) -> Result<DemoSite, StoreError> {
     let origins = vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
-    let main = prepare_one(store, "demo", &origins, StepUpPolicy::Suspicious).await?;
+    let main = prepare_one(store, "demo", &origins, StepUpPolicy::Never).await?;
     let step_up = prepare_one(store, "demo (step-up always)", &origins, StepUpPolicy::Always).await?;
     Ok(DemoSite { main, step_up })
 }

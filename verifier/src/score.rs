@@ -274,9 +274,12 @@ pub fn score(e: &Evidence<'_>) -> Score {
     if f.click_dwell.is_some_and(|d| d < INSTANT_CLICK_MS) && s.clicks.len() >= 2 {
         reasons.push(Reason::InstantClicks);
     }
+    // With coarse samples, one step before a press spans a whole approach:
+    // how the pointer arrived cannot be told.
+    let coarse = f.move_interval.is_some_and(|m| m > COARSE_MOVE_MS);
     if f.jump_presses >= 1 {
         reasons.push(Reason::Teleport);
-    } else if f.presses >= 2 && f.dash_presses * 2 >= f.presses {
+    } else if !coarse && f.presses >= 2 && f.dash_presses * 2 >= f.presses {
         reasons.push(Reason::UnaimedClicks);
     }
     let typed = s.keys.len() >= 6;
@@ -288,7 +291,6 @@ pub fn score(e: &Evidence<'_>) -> Score {
     } else if typed && f.key_gap_cv.is_some_and(|cv| cv < EVEN_TYPING_CV) {
         reasons.push(Reason::TypingRhythm);
     }
-    let coarse = f.move_interval.is_some_and(|m| m > COARSE_MOVE_MS);
     if coarse {
         reasons.push(Reason::CoarsePointer);
     }
