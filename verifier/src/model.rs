@@ -110,7 +110,7 @@ impl Model {
     }
 
     fn fill(&self, x: &[f64]) -> Vec<f64> {
-        x.iter().zip(&self.missing).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect()
+        fill(x, &self.missing)
     }
 
     /// The logit of a feature vector (`NaN`: missing).
@@ -145,6 +145,11 @@ impl Model {
         };
         p.clamp(0.0, MAX_POINTS)
     }
+}
+
+/// `x` with each missing (non-finite) value replaced by its stand-in.
+fn fill(x: &[f64], missing: &[f64]) -> Vec<f64> {
+    x.iter().zip(missing).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect()
 }
 
 /// Walks `t` for `x`, calling `step(feature, from, to)` at each split;
@@ -219,10 +224,7 @@ pub fn fit(examples: &[Example], p: &FitParams, targets: Targets, fitted_on: Str
             crate::features::median(&mut v).unwrap_or(0.0)
         })
         .collect();
-    let xs: Vec<Vec<f64>> = examples
-        .iter()
-        .map(|e| e.x.iter().zip(&missing).map(|(v, m)| if v.is_finite() { *v } else { *m }).collect())
-        .collect();
+    let xs: Vec<Vec<f64>> = examples.iter().map(|e| fill(&e.x, &missing)).collect();
     let thresholds: Vec<Vec<f64>> = (0..n_features).map(|f| quantiles(xs.iter().map(|x| x[f]), p.bins)).collect();
     // Each example's bin per feature: the number of thresholds at or below it.
     let bins: Vec<Vec<u8>> = xs
