@@ -23,8 +23,9 @@
 //   is plain headless automation. `open()` makes a page with bookkeeping
 //   (`record()`): the widget's events, CSP violations, long tasks and the
 //   first trusted interaction; `problems()` lists its console and HTTP errors.
-// - `Person` moves the mouse along curves, clicks with a dwell and types with
-//   uneven delays, from a seeded random source so runs repeat.
+// - `Person` moves the mouse in minimum-jerk reaches with a correction, rests
+//   before a press, clicks with a dwell and types with uneven delays, from a
+//   seeded random source so runs repeat.
 // - `widgetState()` reads the widget's shadow root: label, status, checkbox,
 //   retry button, and the hidden field's value.
 //
@@ -511,10 +512,12 @@ export function random(seed = Number(process.env.E2E_SEED || 7)) {
 }
 
 /**
- * Drives a page as a person would: the mouse follows curved paths with
- * uneven speed and a little tremor, clicks have a dwell, keys are typed with
- * uneven rhythm. All of it goes through Chromium's input pipeline, so the
- * page sees trusted events.
+ * Drives a page as a person would. A reach follows the minimum-jerk profile
+ * of human arm movements (slow start, one speed peak, slow landing) along a
+ * slight arc, with a low-frequency tremor; a long reach lands a little off
+ * and a short corrective reach follows. The pointer rests before a press, a
+ * press lasts 60-150 ms, keys are typed with an uneven rhythm. All of it
+ * goes through Chromium's input pipeline, so the page sees trusted events.
  */
 export class Person {
   constructor(page, rnd = random()) {
@@ -529,25 +532,71 @@ export class Person {
     return lo + this.rnd() * (hi - lo);
   }
 
-  /** Moves the mouse to (x, y) along a curve, in up to 16 steps. */
-  async moveTo(x, y) {
+  /**
+   * One submovement from the current point to (x, y) in about `ms`
+   * milliseconds. Positions follow wall-clock time, so a slow event loop
+   * makes the samples sparser, not the movement slower.
+   */
+  async reach(x, y, ms) {
     const { x: x0, y: y0 } = this;
-    const dist = Math.hypot(x - x0, y - y0);
-    const steps = Math.max(4, Math.min(16, Math.round(dist / 25)));
-    // One control point off the straight line: a gentle arc.
-    const cx = (x0 + x) / 2 + (this.rnd() - 0.5) * dist * 0.4;
-    const cy = (y0 + y) / 2 + (this.rnd() - 0.5) * dist * 0.4;
-    for (let i = 1; i <= steps; i++) {
-      // Ease in and out: slow start, fast middle, slow end.
-      const s = i / steps;
-      const t = s * s * (3 - 2 * s);
-      const px = (1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t * t * x + (i < steps ? this.between(-0.8, 0.8) : 0);
-      const py = (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t * t * y + (i < steps ? this.between(-0.8, 0.8) : 0);
+    const dx = x - x0;
+    const dy = y - y0;
+    const dist = Math.hypot(dx, dy);
+    // The arc bulges to one side, most where the hand is fastest.
+    const bulge = (this.rnd() < 0.5 ? -1 : 1) * this.between(0.05, 0.22) * dist;
+    const lean = this.between(0.7, 1.4);
+    const nx = dist ? -dy / dist : 0;
+    const ny = dist ? dx / dist : 0;
+    // Tremor: two slow sines of a pixel or so, with random phases.
+    const f1 = this.between(6, 10);
+    const f2 = this.between(11, 17);
+    const p1 = this.between(0, 2 * Math.PI);
+    const p2 = this.between(0, 2 * Math.PI);
+    const amp = this.between(0.5, 1.5);
+    const start = performance.now();
+    for (;;) {
+      await sleep(this.between(6, 14));
+      const tau = Math.min(1, (performance.now() - start) / ms);
+      const s = tau ** 3 * (10 - 15 * tau + 6 * tau * tau);
+      const side = bulge * Math.sin(Math.PI * s ** lean);
+      const secs = (performance.now() - start) / 1000;
+      const shake = tau < 1 ? amp * (Math.sin(2 * Math.PI * f1 * secs + p1) + 0.5 * Math.sin(2 * Math.PI * f2 * secs + p2)) : 0;
+      const px = x0 + dx * s + nx * (side + shake);
+      const py = y0 + dy * s + ny * (side + shake);
       await this.page.mouse.move(px, py);
-      await sleep(this.between(4, 12));
+      if (tau >= 1) break;
     }
     this.x = x;
     this.y = y;
+  }
+
+  /**
+   * Moves the mouse to (x, y): a primary reach whose duration grows with the
+   * distance (Fitts' law) and which lands a few percent short, long or to
+   * the side, then a short correction onto the target.
+   */
+  async moveTo(x, y) {
+    const dist = Math.hypot(x - this.x, y - this.y);
+    if (dist < 3) {
+      await this.reach(x, y, this.between(40, 80));
+      return;
+    }
+    const ms = (250 + 190 * Math.log2(1 + dist / 10)) * this.between(0.8, 1.3);
+    if (dist < 40) {
+      await this.reach(x, y, ms);
+      return;
+    }
+    const ux = (x - this.x) / dist;
+    const uy = (y - this.y) / dist;
+    const miss = (along, across) => [x + ux * along - uy * across, y + uy * along + ux * across];
+    await this.reach(...miss(this.between(-0.12, 0.06) * dist, this.between(-0.05, 0.05) * dist), ms);
+    // One or two corrections, each closer, after a short hesitation.
+    if (this.rnd() < 0.5) {
+      await sleep(this.between(20, 120));
+      await this.reach(...miss(this.between(-12, 6), this.between(-6, 6)), this.between(150, 300));
+    }
+    await sleep(this.between(20, 120));
+    await this.reach(x, y, this.between(150, 300));
   }
 
   /** Wanders over the page for a moment, as people do while reading. */
@@ -555,7 +604,7 @@ export class Person {
     const vp = this.page.viewportSize() || { width: 800, height: 600 };
     for (let i = 0; i < moves; i++) {
       await this.moveTo(this.between(40, vp.width - 40), this.between(40, vp.height - 40));
-      await sleep(this.between(30, 100));
+      await sleep(this.between(150, 400));
     }
   }
 
@@ -564,24 +613,24 @@ export class Person {
     const box = await this.page.locator(selector).first().boundingBox();
     if (!box) throw new Error(`${selector} is not visible`);
     await this.moveTo(box.x + box.width * this.between(0.3, 0.7), box.y + box.height * this.between(0.3, 0.7));
-    await sleep(this.between(40, 120));
+    await sleep(this.between(90, 250));
     await this.page.mouse.down();
-    await sleep(this.between(50, 110));
+    await sleep(this.between(60, 150));
     await this.page.mouse.up();
   }
 
   /** Types `text` into the focused element, one key at a time. */
   async type(text) {
     for (const ch of text) {
-      await this.page.keyboard.type(ch, { delay: this.between(35, 80) });
-      await sleep(this.between(20, 90));
+      await this.page.keyboard.type(ch, { delay: this.between(45, 110) });
+      await sleep(this.between(this.rnd() < 0.1 ? 200 : 30, this.rnd() < 0.1 ? 450 : 160));
     }
   }
 
   /** Clicks a field, then types into it. */
   async fill(selector, text) {
     await this.click(selector);
-    await sleep(this.between(60, 150));
+    await sleep(this.between(150, 350));
     await this.type(text);
   }
 }

@@ -302,6 +302,7 @@ pub fn score(e: &Evidence<'_>) -> Score {
         parts.extend(shares.into_iter().filter(|p| p.1 >= 1.0));
     }
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    tracing::debug!(features = ?f, parts = ?parts, "scored");
     Score { value: total.round().clamp(0.0, 100.0) as u8, reasons: parts.into_iter().map(|p| p.0).collect() }
 }
 

@@ -139,7 +139,7 @@ async function enterSubmitsAGoodToken(page, t) {
   await page.waitForSelector('#received');
   const v = await verifier.verify(site.posts[0].form._co_verdict, keys.api_key);
   assert.equal(v.status, 200, JSON.stringify(v.body));
-  assert.equal(v.body.valid, true);
+  assert.equal(v.body.valid, true, JSON.stringify(v.body));
   t.diagnostic(`/verify: valid ${v.body.valid}, score ${v.body.score} ${v.body.classification} [${v.body.reasons}]`);
   await page.context().close();
 }

@@ -53,7 +53,7 @@ test('a person signs up on the demo form and the backend sees a valid human', as
   t.diagnostic(`demo backend: valid ${answer.valid}, score ${answer.score}, ${answer.classification}, reasons [${answer.reasons}]`);
   // The Person's mouse is scripted curves: the behaviour model may find it
   // suspicious, never a bot from behaviour alone.
-  assert.equal(answer.valid, true);
+  assert.equal(answer.valid, true, JSON.stringify(answer));
   assert.notEqual(answer.classification, 'bot');
   assert.ok(answer.score <= 50, `score ${answer.score}`);
   assert.equal(answer.action, 'signup');

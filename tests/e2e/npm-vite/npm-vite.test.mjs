@@ -97,7 +97,7 @@ test('npm pack -> Vite build -> the widget renders and its token passes /verify'
 
   const v = await verifier.verify(verified.detail, keys.api_key);
   assert.equal(v.status, 200, JSON.stringify(v.body));
-  assert.equal(v.body.valid, true);
+  assert.equal(v.body.valid, true, JSON.stringify(v.body));
   assert.equal(v.body.action, 'vite');
   t.diagnostic(`/verify: valid ${v.body.valid}, score ${v.body.score} ${v.body.classification}`);
   assert.deepEqual(problems(page), []);

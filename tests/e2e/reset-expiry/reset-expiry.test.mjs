@@ -107,7 +107,7 @@ test('reset() after a submit gives a new token; the spent one is 409, the new on
   assert.equal(again.body.error, 'already_verified');
   const now = await verifier.verify(fresh, keys.api_key);
   assert.equal(now.status, 200, JSON.stringify(now.body));
-  assert.equal(now.body.valid, true);
+  assert.equal(now.body.valid, true, JSON.stringify(now.body));
   t.diagnostic(`spent token: 409 ${again.body.error}; new token: 200 score ${now.body.score} ${now.body.classification}`);
   assert.deepEqual(problems(page), []);
 });

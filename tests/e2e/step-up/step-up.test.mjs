@@ -534,8 +534,9 @@ test('a challenge that is gone (challenge_not_found) starts over with a new sess
 });
 
 test('an expiring challenge is replaced by a new session\'s, the focus kept', async (t) => {
-  // Challenges live 8 s here; the widget starts over 5 s before the end.
-  const short = await startStack(import.meta.dirname, { stepUp: 'always', env: { OCULTO_CHALLENGE__TTL_SECS: '8' } });
+  // Challenges live 12 s here; the widget starts over 5 s before the end,
+  // which leaves the Person 7 s to reach the field and type a letter.
+  const short = await startStack(import.meta.dirname, { stepUp: 'always', env: { OCULTO_CHALLENGE__TTL_SECS: '12' } });
   try {
     const page = await open(browser);
     const net = track(page);

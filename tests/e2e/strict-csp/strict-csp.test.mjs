@@ -113,7 +113,7 @@ async function run(t, variant) {
       assert.ok(token, 'the form carried _co_verdict');
       const v = await verifier.verify(token, keys.api_key);
       assert.equal(v.status, 200, JSON.stringify(v.body));
-      assert.equal(v.body.valid, true);
+      assert.equal(v.body.valid, true, JSON.stringify(v.body));
       t.diagnostic(
         `${variant}: first token: score ${early.score} ${early.cls}; ` +
           `submitted token: score ${v.body.score} ${v.body.classification} [${v.body.reasons}]`,

@@ -82,6 +82,6 @@ test('verifier down: error state, error-callback, no submit without a token; Ret
   assert.equal(site.posts.length, 1);
   const v = await verifier.verify(site.posts[0].form._co_verdict, keys.api_key);
   assert.equal(v.status, 200, JSON.stringify(v.body));
-  assert.equal(v.body.valid, true);
+  assert.equal(v.body.valid, true, JSON.stringify(v.body));
   assert.deepEqual(page.e2e.errors, [], 'no uncaught error on the page');
 });
