@@ -24,11 +24,13 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, ErrorKind};
 
 mod recorder;
+mod wire;
 
 pub use recorder::{Recorder, MAX_KEYS_HELD, SCROLL_GAP_MS};
 
-/// The version of this payload's layout.
-pub const VERSION: u8 = 1;
+/// The version of this payload's layout: 2 writes samples as short arrays
+/// (see the `wire` module); layout 1's objects are still read.
+pub const VERSION: u8 = 2;
 
 /// The most pointer samples a payload may carry; the widget keeps the last
 /// ones when there are more.
@@ -52,18 +54,25 @@ pub struct Signals {
     /// Time of the first trusted pointer, touch or key event, if any.
     pub first_interaction_ms: Option<f64>,
     /// Sampled pointer positions (mouse and pen), moves and button changes.
+    #[serde(with = "wire::steps")]
     pub pointer: Vec<PointerSample>,
     /// Completed clicks: press and release.
+    #[serde(with = "wire::pairs")]
     pub clicks: Vec<Click>,
     /// Key press timings, never which key.
+    #[serde(with = "wire::pairs")]
     pub keys: Vec<KeyTiming>,
     /// Scroll positions over time.
+    #[serde(with = "wire::pairs")]
     pub scroll: Vec<ScrollSample>,
     /// Touch points over time.
+    #[serde(with = "wire::steps")]
     pub touch: Vec<TouchSample>,
     /// Focus moving into or out of form fields and the window.
+    #[serde(with = "wire::pairs")]
     pub focus: Vec<FocusChange>,
     /// Page visibility changes (tab hidden or shown).
+    #[serde(with = "wire::pairs")]
     pub visibility: Vec<VisibilityChange>,
     /// How many paste events happened (not what was pasted).
     pub pastes: u32,
