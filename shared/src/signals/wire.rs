@@ -191,7 +191,7 @@ pub mod steps {
                         }
                         StepIn::Compact(dt, dx, dy, code) => (dt, dx, dy, code),
                     };
-                    if !(dt >= 0.0) {
+                    if dt < 0.0 || !dt.is_finite() {
                         return Err(de::Error::custom("a sample's time since the previous one is negative"));
                     }
                     t += dt;
