@@ -19,8 +19,8 @@
 //   the response headers a case asks for (a CSP, say), records every POST
 //   (forms, CSP reports) and answers the backend routes a case defines.
 // - `launch()` starts Chromium; `human: true` (the default) hides
-//   `navigator.webdriver`, as a person's browser has it, while `human: false`
-//   is plain headless automation. `open()` makes a page with bookkeeping
+//   `navigator.webdriver` and `HeadlessChrome`, as a person's browser has
+//   them, while `human: false` is plain headless automation. `open()` makes a page with bookkeeping
 //   (`record()`): the widget's events, CSP violations, long tasks and the
 //   first trusted interaction; `problems()` lists its console and HTTP errors.
 // - `Person` moves the mouse in minimum-jerk reaches with a correction, rests
@@ -383,7 +383,14 @@ export async function startStack(dir, { env = {}, siteOptions = () => ({}), step
 export async function launch({ human = true } = {}) {
   const args = [...CHROMIUM_ARGS];
   if (human) args.push('--disable-blink-features=AutomationControlled');
-  return chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+  // A person's Chromium says `Chrome`, not `HeadlessChrome`, in its user
+  // agent: `open()` gives the human browser's pages the desktop one.
+  if (human) {
+    const major = browser.version().split('.')[0];
+    browser.personAgent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36`;
+  }
+  return browser;
 }
 
 /**
@@ -424,7 +431,7 @@ function bookkeeping() {
  * errors as they happen (see `problems`).
  */
 export async function open(browser, { viewport = { width: 1000, height: 800 } } = {}) {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport, userAgent: browser.personAgent });
   const page = await context.newPage();
   await page.addInitScript(bookkeeping);
   page.e2e = { console: [], errors: [], httpErrors: [] };
