@@ -32,6 +32,11 @@ pub use recorder::{Recorder, MAX_KEYS_HELD, SCROLL_GAP_MS};
 /// (see the `wire` module); layout 1's objects are still read.
 pub const VERSION: u8 = 2;
 
+/// A pause longer than this between two moves ends a movement, ms: the
+/// verifier cuts the path there, and the widget waits for one before it
+/// builds a payload, so that no reach arrives cut off at its fastest.
+pub const MOVEMENT_PAUSE_MS: f64 = 250.0;
+
 /// The most pointer samples a payload may carry; the widget keeps the last
 /// ones when there are more.
 pub const MAX_POINTER: usize = 2000;
