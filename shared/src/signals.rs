@@ -50,6 +50,7 @@ pub const MAX_TIME_MS: f64 = 86_400_000.0;
 
 /// Everything the widget observed between its start and the form's submit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Signals {
     /// Layout version, [`VERSION`].
@@ -89,6 +90,7 @@ pub struct Signals {
 
 /// What a pointer sample records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PointerKind {
     /// The pointer moved.
@@ -101,6 +103,7 @@ pub enum PointerKind {
 
 /// One pointer event.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointerSample {
     /// Time, ms.
     pub t: f64,
@@ -116,6 +119,7 @@ pub struct PointerSample {
 /// A click: when the button went down and how long it stayed down. Where is
 /// in the pointer samples (`down` and `up`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Click {
     /// Time of the press, ms.
     pub t: f64,
@@ -125,6 +129,7 @@ pub struct Click {
 
 /// One key press: only times. Which key it was is never recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyTiming {
     /// Time of the key going down, ms.
     pub t: f64,
@@ -134,6 +139,7 @@ pub struct KeyTiming {
 
 /// The page's scroll offset at one time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScrollSample {
     /// Time, ms.
     pub t: f64,
@@ -143,6 +149,7 @@ pub struct ScrollSample {
 
 /// What a touch sample records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TouchKind {
     /// A finger touched.
@@ -155,6 +162,7 @@ pub enum TouchKind {
 
 /// One touch event (the first touch point).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TouchSample {
     /// Time, ms.
     pub t: f64,
@@ -169,6 +177,7 @@ pub struct TouchSample {
 
 /// Focus entering (`true`) or leaving (`false`) a field or the window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FocusChange {
     /// Time, ms.
     pub t: f64,
@@ -178,6 +187,7 @@ pub struct FocusChange {
 
 /// The page becoming hidden (`false`) or visible (`true`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisibilityChange {
     /// Time, ms.
     pub t: f64,
@@ -187,6 +197,7 @@ pub struct VisibilityChange {
 
 /// Facts about the browser and device, as the page sees them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Environment {
     /// `navigator.webdriver`.
@@ -202,8 +213,10 @@ pub struct Environment {
     /// `navigator.languages`.
     pub languages: Vec<String>,
     /// `screen.width`, `screen.height`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 2, max_items = 2))]
     pub screen: [u32; 2],
     /// `innerWidth`, `innerHeight`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 2, max_items = 2))]
     pub window: [u32; 2],
     /// `devicePixelRatio`.
     pub pixel_ratio: f32,

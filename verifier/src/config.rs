@@ -50,6 +50,25 @@ pub struct Config {
     pub widget_dir: PathBuf,
     /// Log filter, as `RUST_LOG` takes it.
     pub log: String,
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: MetricsConfig,
+}
+
+/// Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Count and serve metrics; when off, `/metrics` answers 404.
+    pub enabled: bool,
+    /// Client networks (CIDRs, `127.0.0.1/32` for one address) that may
+    /// read `/metrics`; others get 404. Empty: anyone.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true, allow: Vec::new() }
+    }
 }
 
 /// Proof of work settings.
@@ -136,6 +155,7 @@ impl Default for Config {
             www_dir: PathBuf::from("www"),
             widget_dir: PathBuf::from("pkg/dist"),
             log: "info".into(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -298,5 +318,9 @@ mod tests {
         assert_eq!(Config::load(Some(&f), &o).unwrap().addr.port(), 9001);
         std::fs::write(&f, "[rate_limit]\ninit_per_min = 0\n").unwrap();
         assert!(Config::load(Some(&f), &Overrides::default()).unwrap_err().contains("rate_limit.init_per_min"));
+        std::fs::write(&f, "[metrics]\nenabled = false\nallow = [\"10.0.0.0/8\", \"::1/128\"]\n").unwrap();
+        let c = Config::load(Some(&f), &Overrides::default()).unwrap();
+        assert!(!c.metrics.enabled);
+        assert_eq!(c.metrics.allow.len(), 2);
     }
 }
