@@ -137,7 +137,8 @@ pub(crate) async fn captchetat(
     summary = "Check an answer to a CaptchEtat-style challenge, once",
     request_body(content((CaptchetatValidate = "application/json"), (CaptchetatValidate = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 200, description = "`true` once for the right code; `false` for a wrong one, an unknown or used uuid", body = bool),
+        (status = 200, description = "`true` once for the right code; `false` for a wrong one, an unknown or used uuid",
+            content((bool = "application/json"))),
         (status = 400, description = "`bad_request`: no uuid or code", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
         (status = 503, description = "`store_unavailable`", body = ErrorBody),

@@ -273,7 +273,7 @@ pub(crate) async fn metrics(state: Data, req: HttpRequest) -> HttpResponse {
 #[utoipa::path(
     get, path = routes::OPENAPI, tag = "operators",
     summary = "This document: every route, generated from the code",
-    responses((status = 200, description = "OpenAPI 3.1", content(("application/json"))))
+    responses((status = 200, description = "OpenAPI 3.1", body = Object))
 )]
 pub(crate) async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
@@ -286,7 +286,8 @@ async fn not_found() -> HttpResponse {
     ApiError::new(ErrorCode::NotFound, "no such endpoint").error_response()
 }
 
-async fn method_not_allowed() -> HttpResponse {
+/// The answer of a route to a method it does not take.
+pub(crate) async fn method_not_allowed() -> HttpResponse {
     ApiError::new(ErrorCode::MethodNotAllowed, "this endpoint does not take that method").error_response()
 }
 

@@ -64,7 +64,11 @@ pub(crate) async fn file(
 
 /// Registers `/widget/{file}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(routes::WIDGET_FILE, web::get().to(file));
+    cfg.service(
+        web::resource(routes::WIDGET_FILE)
+            .route(web::get().to(file))
+            .default_service(web::to(crate::routes::method_not_allowed)),
+    );
 }
 
 #[cfg(test)]
