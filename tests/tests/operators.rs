@@ -348,6 +348,16 @@ fn metrics_can_be_turned_off_or_kept_to_some_addresses() {
     assert_eq!(through.status, 200, "{}", through.body);
     proxied.get(routes::METRICS).header("X-Forwarded-For", "203.0.113.5").send().assert_error(404, "not_found");
 
+    // The same from the file OCULTO_CONFIG names (which itself is no
+    // setting: it once stopped the start as an unknown key).
+    let dir = oculto_tests::fresh_dir("config");
+    let file = dir.join("verifier.toml");
+    std::fs::write(&file, "[metrics]\nenabled = false\n").expect("writes the config");
+    let from_file = Verifier::new().env("OCULTO_CONFIG", file.to_str().expect("UTF-8 path")).start();
+    from_file.get(routes::METRICS).send().assert_error(404, "not_found");
+    drop(from_file);
+    let _ = std::fs::remove_dir_all(dir);
+
     // A bad allow list stops the start with the key's name.
     let out = Verifier::new().env("OCULTO_METRICS__ALLOW", r#"["not a network"]"#).oculto_fails(&["serve"]);
     assert!(out.to_lowercase().contains("metrics.allow"), "{out}");

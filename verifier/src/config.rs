@@ -224,7 +224,9 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        let env = Env::prefixed("OCULTO_").split("__").filter(|k| k.as_str() != "config");
+        // OCULTO_CONFIG names the file; OCULTO_BIN is the tests' (which
+        // binary to run), not a setting.
+        let env = Env::prefixed("OCULTO_").split("__").filter(|k| k != "config" && k != "bin");
         let cfg: Config = fig.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|e| e.to_string())?;
         cfg.validate()?;
         Ok(cfg)
