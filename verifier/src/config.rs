@@ -307,6 +307,28 @@ mod tests {
         assert!(Config::default().validate().is_ok());
     }
 
+    /// The sample config documents every key with its default value.
+    #[test]
+    fn the_example_file_holds_the_defaults() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../verifier.example.toml");
+        let from_file: Config = Figment::from(Toml::file(&f)).extract().unwrap();
+        assert_eq!(from_file, Config::default());
+        let keys = |fig: Figment| {
+            fn walk(prefix: String, v: &figment::value::Value, out: &mut Vec<String>) {
+                match v.as_dict() {
+                    Some(d) => d.iter().for_each(|(k, v)| walk(format!("{prefix}{k}."), v, out)),
+                    None => out.push(prefix.trim_end_matches('.').to_owned()),
+                }
+            }
+            let mut out = Vec::new();
+            walk(String::new(), &fig.extract::<figment::value::Value>().unwrap(), &mut out);
+            out.sort();
+            out
+        };
+        let written = keys(Figment::from(Toml::file(&f)));
+        assert_eq!(written, keys(Figment::from(Serialized::defaults(Config::default()))), "in {}", f.display());
+    }
+
     #[test]
     fn flags_override_a_file() {
         let dir = std::env::temp_dir().join(format!("oculto-cfg-{}", std::process::id()));
