@@ -102,4 +102,34 @@ mod tests {
         }
         assert_eq!(documented.len(), 16, "{documented:?}");
     }
+
+    /// Every route registered in the verifier's sources (`web::resource(..)`,
+    /// `.route(..)`) names a path constant listed above, so a new route
+    /// cannot be left out of the document. The demo's pages are not the API.
+    #[test]
+    fn every_registration_is_a_documented_constant() {
+        let this = include_str!("openapi.rs");
+        let listed = &this[this.find("fn documents_every_route").unwrap()..];
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut registrations = 0;
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("demo.rs") || path.ends_with("openapi.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for opener in ["web::resource(", "cfg.route(", ".route(\"", "web::scope("] {
+                for (at, _) in text.match_indices(opener) {
+                    let arg = &text[at + opener.len()..];
+                    let arg = arg[..arg.find([')', ',']).unwrap()].trim();
+                    let name = arg.strip_prefix("routes::").unwrap_or_else(|| {
+                        panic!("{}: a route registered as {arg:?}, not a routes:: constant", path.display())
+                    });
+                    assert!(listed.contains(&format!("paths::{name},")), "routes::{name} is not documented");
+                    registrations += 1;
+                }
+            }
+        }
+        assert!(registrations >= 16, "found only {registrations} registrations");
+    }
 }
