@@ -257,10 +257,8 @@ pub(crate) async fn jwks(state: Data) -> HttpResponse {
     )
 )]
 pub(crate) async fn metrics(state: Data, req: HttpRequest) -> HttpResponse {
-    let allow = &state.config.metrics.allow;
-    let handle = state.metrics.as_ref().filter(|_| {
-        allow.is_empty() || crate::metrics::allowed(allow, &client_addr(&req, &state.config.trusted_proxies))
-    });
+    let client = client_addr(&req, &state.config.trusted_proxies);
+    let handle = state.metrics.as_ref().filter(|_| crate::metrics::allowed(&state.config.metrics.allow, &client));
     match handle {
         Some(h) => {
             no_store(&mut HttpResponse::Ok()).content_type("text/plain; version=0.0.4; charset=utf-8").body(h.render())
