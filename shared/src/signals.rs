@@ -61,24 +61,31 @@ pub struct Signals {
     pub first_interaction_ms: Option<f64>,
     /// Sampled pointer positions (mouse and pen), moves and button changes.
     #[serde(with = "wire::steps")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::pointer))]
     pub pointer: Vec<PointerSample>,
     /// Completed clicks: press and release.
     #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::clicks))]
     pub clicks: Vec<Click>,
     /// Key press timings, never which key.
     #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::keys))]
     pub keys: Vec<KeyTiming>,
     /// Scroll positions over time.
     #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::scroll))]
     pub scroll: Vec<ScrollSample>,
     /// Touch points over time.
     #[serde(with = "wire::steps")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::touch))]
     pub touch: Vec<TouchSample>,
     /// Focus moving into or out of form fields and the window.
     #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::focus))]
     pub focus: Vec<FocusChange>,
     /// Page visibility changes (tab hidden or shown).
     #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::visibility))]
     pub visibility: Vec<VisibilityChange>,
     /// How many paste events happened (not what was pasted).
     pub pastes: u32,

@@ -6,7 +6,8 @@
 
 use std::thread;
 
-use oculto_shared::api::{routes, InitRequest, ScoreResponse};
+use oculto_shared::api::{routes, InitRequest, ScoreRequest, ScoreResponse, StepUpAnswer};
+use oculto_shared::pow::PowSolution;
 use oculto_tests::{human_signals, Pow, Reply, Session, Verifier, HUMAN_PAUSE};
 use serde_json::{json, Value};
 
@@ -73,6 +74,23 @@ impl Doc {
             return;
         }
         let schema = documented.get("schema").unwrap_or_else(|| panic!("{method} {path} {status}: no schema"));
+        self.validate(&format!("{method} {path} {status}"), schema, &reply.json());
+    }
+
+    /// Checks that `body`, sent to `method path` as `content_type`, fits the
+    /// documented request schema.
+    #[track_caller]
+    fn check_request(&self, method: &str, path: &str, content_type: &str, body: &Value) {
+        let op = self.operation(method, path);
+        let schema = &op["requestBody"]["content"][content_type]["schema"];
+        assert!(schema.is_object(), "{method} {path} documents no {content_type} body");
+        self.validate(&format!("{method} {path} request"), schema, body);
+    }
+
+    /// Validates `value` against `schema`, its `$ref`s resolved in the
+    /// document's components; panics with every error.
+    #[track_caller]
+    fn validate(&self, what: &str, schema: &Value, value: &Value) {
         let root = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "components": self.0["components"],
@@ -82,13 +100,12 @@ impl Doc {
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
             .build(&root)
-            .unwrap_or_else(|e| panic!("{method} {path} {status}: the documented schema does not compile: {e}"));
-        let body = reply.json();
+            .unwrap_or_else(|e| panic!("{what}: the documented schema does not compile: {e}"));
         let errors: Vec<String> =
-            validator.iter_errors(&body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+            validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         assert!(
             errors.is_empty(),
-            "{method} {path} {status}: the answer does not fit the documented schema:\n  {}\nbody: {body}",
+            "{what}: does not fit the documented schema:\n  {}\nbody: {value}",
             errors.join("\n  ")
         );
     }
@@ -420,4 +437,77 @@ fn the_schema_check_catches_answers_that_do_not_fit() {
         let caught = std::panic::catch_unwind(|| doc.check("post", routes::VERIFY, &reply));
         assert!(caught.is_err(), "a bad {what} passed the check: {}", reply.body);
     }
+}
+
+#[test]
+fn requests_as_the_widget_and_backends_send_them_fit_the_documented_schemas() {
+    let v = Verifier::new().start();
+    let doc = Doc::fetch(&v);
+    let score = ScoreRequest {
+        session_id: "co_x".into(),
+        pow: Some(PowSolution { nonce: 42, elapsed_ms: 40 }),
+        signals: human_signals(),
+        ..Default::default()
+    };
+    let mut with_all = score.clone();
+    with_all.signals.clicks.push(oculto_shared::signals::Click { t: 1500.0, dwell: 90.0 });
+    with_all.signals.scroll.push(oculto_shared::signals::ScrollSample { t: 1600.0, y: 120.0 });
+    with_all.signals.focus.push(oculto_shared::signals::FocusChange { t: 1000.0, focused: true });
+    with_all.signals.visibility.push(oculto_shared::signals::VisibilityChange { t: 2000.0, visible: false });
+    with_all.signals.pointer.push(oculto_shared::signals::PointerSample {
+        t: 2100.0,
+        k: oculto_shared::signals::PointerKind::Down,
+        dx: 0.0,
+        dy: 0.0,
+    });
+    with_all.signals.touch.push(oculto_shared::signals::TouchSample {
+        t: 2200.0,
+        k: oculto_shared::signals::TouchKind::Start,
+        dx: 0.0,
+        dy: 0.0,
+    });
+    let answer = ScoreRequest {
+        session_id: "co_x".into(),
+        answer: Some(StepUpAnswer { challenge_id: "ch_x".into(), code: "4KM7".into(), refresh: false }),
+        ..Default::default()
+    };
+    for body in [&score, &with_all, &answer] {
+        let body = serde_json::to_value(body).expect("JSON");
+        doc.check_request("post", routes::SCORE, "application/json", &body);
+    }
+    // What the widget sends is layout 2: samples as short arrays.
+    let sent = serde_json::to_value(&with_all).expect("JSON");
+    assert!(sent["signals"]["pointer"][0].is_array(), "{}", sent["signals"]["pointer"]);
+    // Layout 1's objects are still read, and still documented.
+    let layout_1 = json!({
+        "session_id": "co_x",
+        "pow": { "nonce": 1 },
+        "signals": {
+            "v": 1, "elapsed_ms": 4000,
+            "pointer": [{ "t": 10.5, "k": "move", "dx": 3, "dy": 4 }, { "t": 20, "k": "down", "dx": 0, "dy": 0 }],
+            "keys": [{ "t": 900, "dwell": 80 }], "clicks": [{ "t": 30, "dwell": 70 }],
+            "touch": [{ "t": 40, "k": "start", "dx": 0, "dy": 0 }], "focus": [{ "t": 5, "focused": true }],
+        },
+    });
+    doc.check_request("post", routes::SCORE, "application/json", &layout_1);
+    // A sample that is neither is not what the document allows.
+    for bad in [json!([[1, 2]]), json!([[1, 2, 3, "x"]]), json!([{ "t": 1 }]), json!([[1, 2, 3, "d", 5]])] {
+        let mut body = layout_1.clone();
+        body["signals"]["pointer"] = bad.clone();
+        let caught = std::panic::catch_unwind(|| doc.check_request("post", routes::SCORE, "text/plain", &body));
+        assert!(caught.is_err(), "pointer {bad} fit the documented schema");
+    }
+
+    let init = InitRequest {
+        site_key: "site_x".into(),
+        action: Some("login".into()),
+        cdata: Some("order-42".into()),
+        binding: Some("ab".repeat(32)),
+    };
+    doc.check_request("post", routes::INIT, "text/plain", &serde_json::to_value(&init).expect("JSON"));
+    let verify = json!({ "token": "a.b.c", "api_key": "ak_x", "idempotency_key": "order-7" });
+    doc.check_request("post", routes::VERIFY, "application/json", &verify);
+    doc.check_request("post", routes::VERIFY, "application/x-www-form-urlencoded", &verify);
+    let turnstile = json!({ "secret": "ak_x", "response": "a.b.c", "remoteip": "203.0.113.5" });
+    doc.check_request("post", routes::SITEVERIFY, "application/json", &turnstile);
 }

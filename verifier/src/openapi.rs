@@ -7,6 +7,9 @@
 use std::sync::OnceLock;
 
 use oculto_shared::api::{StatsDistribution, StatsRecent, StatsSummary};
+use oculto_shared::signals::{
+    Click, FocusChange, KeyTiming, PointerKind, PointerSample, ScrollSample, TouchKind, TouchSample, VisibilityChange,
+};
 use utoipa::OpenApi;
 
 use crate::{compat, routes, widget};
@@ -53,6 +56,10 @@ pub enum StatsAnswer {
         compat::validate,
         widget::file,
     ),
+    // The signals' sample lists name these by `$ref` (layout-1 objects).
+    components(schemas(
+        PointerSample, PointerKind, TouchSample, TouchKind, Click, KeyTiming, ScrollSample, FocusChange, VisibilityChange
+    )),
     tags(
         (name = "widget", description = "Called by the widget in pages"),
         (name = "backend", description = "Called by a site's backend with its API key"),

@@ -347,6 +347,88 @@ pub mod pairs {
     }
 }
 
+/// The OpenAPI schemas of the lists as this module writes and reads them,
+/// for the verifier's `/openapi.json`: each sample is a layout-2 array or a
+/// layout-1 object (the `$ref`s name the sample types' own schemas, which
+/// the document lists among its components).
+#[cfg(feature = "openapi")]
+pub mod schema {
+    use utoipa::openapi::schema::{Array, ArrayBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Ref, Type};
+    use utoipa::openapi::Schema;
+
+    fn of(t: Type, description: &str) -> Schema {
+        ObjectBuilder::new().schema_type(t).description(Some(description)).build().into()
+    }
+
+    /// A list whose samples are `compact` arrays or `object`s.
+    fn list(description: &str, compact: Vec<Schema>, object: &str) -> Array {
+        let n = compact.len();
+        let compact = ArrayBuilder::new()
+            .prefix_items(compact)
+            .items(ArrayItems::False)
+            .min_items(Some(n.min(3)))
+            .max_items(Some(n));
+        ArrayBuilder::new()
+            .description(Some(description))
+            .items(OneOfBuilder::new().item(compact).item(Ref::from_schema_name(object)))
+            .build()
+    }
+
+    /// `[dt, dx, dy]`, or `[dt, dx, dy, code]` for anything but a move.
+    fn steps(description: &str, object: &str, codes: [&str; 2], meaning: &str) -> Array {
+        let code = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes)).description(Some(meaning));
+        let parts = vec![
+            of(Type::Number, "time since the previous sample of the list (since 0 for the first), ms"),
+            of(Type::Number, "horizontal movement since the previous sample, CSS px"),
+            of(Type::Number, "vertical movement, CSS px"),
+            code.build().into(),
+        ];
+        list(description, parts, object)
+    }
+
+    /// `[t, value]`.
+    fn pairs(description: &str, object: &str, value: Schema) -> Array {
+        list(description, vec![of(Type::Number, "time, ms"), value], object)
+    }
+
+    /// `Signals::pointer`.
+    pub fn pointer() -> Array {
+        let d = "Pointer samples: `[dt, dx, dy]` for a move, `[dt, dx, dy, \"d\"|\"u\"]` for a press or a release.";
+        steps(d, "PointerSample", ["d", "u"], "`d` down, `u` up")
+    }
+
+    /// `Signals::touch`.
+    pub fn touch() -> Array {
+        let d = "First-finger samples: `[dt, dx, dy]` for a move, `[dt, dx, dy, \"s\"|\"e\"]` for a start or an end.";
+        steps(d, "TouchSample", ["s", "e"], "`s` start, `e` end")
+    }
+
+    /// `Signals::clicks`.
+    pub fn clicks() -> Array {
+        pairs("Clicks: `[t, dwell]`, ms.", "Click", of(Type::Number, "press to release, ms"))
+    }
+
+    /// `Signals::keys`.
+    pub fn keys() -> Array {
+        pairs("Key presses, never which key: `[t, dwell]`, ms.", "KeyTiming", of(Type::Number, "held, ms"))
+    }
+
+    /// `Signals::scroll`.
+    pub fn scroll() -> Array {
+        pairs("Scroll offsets: `[t, y]`.", "ScrollSample", of(Type::Number, "vertical offset, CSS px"))
+    }
+
+    /// `Signals::focus`.
+    pub fn focus() -> Array {
+        pairs("Focus changes: `[t, focused]`.", "FocusChange", of(Type::Boolean, "whether focus came in"))
+    }
+
+    /// `Signals::visibility`.
+    pub fn visibility() -> Array {
+        pairs("Visibility changes: `[t, visible]`.", "VisibilityChange", of(Type::Boolean, "visible after the change"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Signals;
