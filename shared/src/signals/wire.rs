@@ -191,8 +191,10 @@ pub mod steps {
                         }
                         StepIn::Compact(dt, dx, dy, code) => (dt, dx, dy, code),
                     };
-                    if dt < 0.0 || !dt.is_finite() {
-                        return Err(de::Error::custom("a sample's time since the previous one is negative"));
+                    // A step back in time is read as written, as layout 1 reads it, and
+                    // the scorer counts it as impossible timing.
+                    if !dt.is_finite() {
+                        return Err(de::Error::custom("a sample's time since the previous one is not a number"));
                     }
                     t += dt;
                     let sample = T::from_parts(t, dx, dy, code.as_deref())
@@ -215,70 +217,30 @@ trait Pair: Copy {
     fn short(v: Self::Value) -> impl Serialize;
 }
 
-impl Pair for Click {
-    type Value = f64;
-    fn split(&self) -> (f64, f64) {
-        (self.t, self.dwell)
-    }
-    fn join(t: f64, dwell: f64) -> Self {
-        Self { t, dwell }
-    }
-    fn short(v: f64) -> impl Serialize {
-        ms(v)
-    }
+/// `Pair` for a sample type with a time `t` and one `field` of type `ty`,
+/// written short by `short`.
+macro_rules! pair {
+    ($sample:ty, $field:ident: $ty:ty, $short:expr) => {
+        impl Pair for $sample {
+            type Value = $ty;
+            fn split(&self) -> (f64, $ty) {
+                (self.t, self.$field)
+            }
+            fn join(t: f64, $field: $ty) -> Self {
+                Self { t, $field }
+            }
+            fn short(v: $ty) -> impl Serialize {
+                $short(v)
+            }
+        }
+    };
 }
 
-impl Pair for KeyTiming {
-    type Value = f64;
-    fn split(&self) -> (f64, f64) {
-        (self.t, self.dwell)
-    }
-    fn join(t: f64, dwell: f64) -> Self {
-        Self { t, dwell }
-    }
-    fn short(v: f64) -> impl Serialize {
-        ms(v)
-    }
-}
-
-impl Pair for ScrollSample {
-    type Value = f32;
-    fn split(&self) -> (f64, f32) {
-        (self.t, self.y)
-    }
-    fn join(t: f64, y: f32) -> Self {
-        Self { t, y }
-    }
-    fn short(v: f32) -> impl Serialize {
-        px(v)
-    }
-}
-
-impl Pair for FocusChange {
-    type Value = bool;
-    fn split(&self) -> (f64, bool) {
-        (self.t, self.focused)
-    }
-    fn join(t: f64, focused: bool) -> Self {
-        Self { t, focused }
-    }
-    fn short(v: bool) -> impl Serialize {
-        v
-    }
-}
-
-impl Pair for VisibilityChange {
-    type Value = bool;
-    fn split(&self) -> (f64, bool) {
-        (self.t, self.visible)
-    }
-    fn join(t: f64, visible: bool) -> Self {
-        Self { t, visible }
-    }
-    fn short(v: bool) -> impl Serialize {
-        v
-    }
-}
+pair!(Click, dwell: f64, ms);
+pair!(KeyTiming, dwell: f64, ms);
+pair!(ScrollSample, y: f32, px);
+pair!(FocusChange, focused: bool, std::convert::identity);
+pair!(VisibilityChange, visible: bool, std::convert::identity);
 
 /// One element of a pair list as read: a layout-2 `[t, value]`, or a
 /// layout-1 object (`Full`).
@@ -489,9 +451,14 @@ mod tests {
     }
 
     #[test]
+    fn a_step_back_in_time_is_read_for_the_scorer_to_judge() {
+        let s: Signals = serde_json::from_str(r#"{"pointer":[[10,1,2],[-5,1,1]]}"#).unwrap();
+        assert_eq!(s.pointer.iter().map(|p| p.t).collect::<Vec<_>>(), [10.0, 5.0]);
+    }
+
+    #[test]
     fn bad_samples_are_refused() {
         for bad in [
-            r#"{"pointer":[[10,1,2],[-5,1,1]]}"#,
             r#"{"pointer":[[10,1,2,"x"]]}"#,
             r#"{"pointer":[[10,1]]}"#,
             r#"{"pointer":[["a",1,2]]}"#,
