@@ -5,7 +5,8 @@
 //! `/stats`, the CaptchEtat and generate/validate endpoints...), several
 //! per input, with placeholders for live sessions, tokens and challenges.
 //!
-//! Checks: no panic, no 5xx, and every 4xx a JSON error body.
+//! Checks: no panic, no 5xx, every 4xx a JSON error body, and every verdict
+//! the app issues verifies against its own keys.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -18,7 +18,7 @@
 //!
 //! | placeholder | becomes |
 //! |---|---|
-//! | `{{sid}}`, `{{nonce}}` | a session opened for [`SITE_KEY`] (step-up when suspicious), and its proof of work |
+//! | `{{sid}}`, `{{nonce}}` | the session an earlier `/init` of this input opened, else one opened for [`SITE_KEY`] (step-up when suspicious); and its proof of work |
 //! | `{{sid2}}`, `{{nonce2}}` | the same for [`STEP_UP_SITE_KEY`] (step-up always) |
 //! | `{{token}}` | a fresh verdict for [`SITE_KEY`], signed with the verifier's key |
 //! | `{{challenge}}` | the last challenge id an earlier response of this input named |
@@ -39,17 +39,17 @@ use std::rc::Rc;
 
 use actix_web::body::{to_bytes, BoxBody};
 use actix_web::dev::{Service as _, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::rt::SystemRunner;
 use actix_web::{test, web, App};
-use oculto_shared::api::{Classification, InitRequest};
+use oculto_shared::api::{Classification, InitRequest, InitResponse};
 use oculto_shared::pow::Prefix;
-use oculto_shared::token::Verdict;
+use oculto_shared::token::{self, Verdict};
 use oculto_verifier::config::Config;
 use oculto_verifier::sites::hash_api_key;
 use oculto_verifier::store::{SiteRecord, StepUpPolicy};
-use oculto_verifier::{clock, routes, session, widget, State};
+use oculto_verifier::{body, clock, routes, session, widget, State};
 
 /// The registered site most requests use; step-up when suspicious.
 pub const SITE_KEY: &str = "site_fuzz";
@@ -173,6 +173,15 @@ impl Harness {
 
     async fn play(&self, req: Request, cx: &mut Context) {
         let (method, path) = (req.method.clone(), req.uri.to_string());
+        // An `/init` the input makes itself becomes `{{sid}}` once answered:
+        // its site key is needed to solve the proof of work.
+        let init_site_key = (method == Method::POST && req.uri.path() == "/init")
+            .then(|| {
+                let ct = req.headers.iter().find(|(n, _)| n == CONTENT_TYPE).and_then(|(_, v)| v.to_str().ok());
+                body::parse::<InitRequest>(ct.unwrap_or(""), &req.body).ok()
+            })
+            .flatten()
+            .map(|r| r.site_key.trim().to_owned());
         let mut t = test::TestRequest::default()
             .method(req.method)
             .uri(&path)
@@ -210,7 +219,14 @@ impl Harness {
                 cx.challenge = Some(id);
             }
             if let Some(t) = named("verdict").or_else(|| named("token")) {
+                // Whatever the verifier signs, it and a site's backend can
+                // check.
+                let checked = token::verify(&t, &*self.state.keys.get(), clock::now_secs());
+                assert!(checked.is_ok(), "{method} {path} issued a token that does not verify ({checked:?}): {t}");
                 cx.verdict = Some(t);
+            }
+            if let (Some(site_key), Ok(init)) = (init_site_key, serde_json::from_value::<InitResponse>(v.clone())) {
+                cx.sessions[0] = Some((init.session_id.clone(), solve(&init, &site_key)));
             }
         }
     }
@@ -254,8 +270,7 @@ impl Harness {
     async fn open(&self, site_key: &str) -> (String, u64) {
         let req = InitRequest { site_key: site_key.into(), ..InitRequest::default() };
         let res = session::open(&self.state, req, Some(ORIGIN), false).await.expect("a session opens");
-        let prefix = Prefix::new(&res.session_id, site_key, &res.challenge.salt);
-        let nonce = prefix.solve_range(res.challenge.difficulty, 0, u64::MAX).expect("a nonce exists");
+        let nonce = solve(&res, site_key);
         (res.session_id, nonce)
     }
 
@@ -285,6 +300,12 @@ impl Default for Harness {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The proof of work of a session opened for `site_key`.
+fn solve(init: &InitResponse, site_key: &str) -> u64 {
+    let prefix = Prefix::new(&init.session_id, site_key, &init.challenge.salt);
+    prefix.solve_range(init.challenge.difficulty, 0, u64::MAX).expect("a nonce exists")
 }
 
 /// Reads one request; `None` when its method, URI or layout is not one.
