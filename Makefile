@@ -51,9 +51,9 @@ e2e: widget
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECS)
 
-## fuzz-smoke: every fuzz target for a few seconds, from its seeds (part of `make test`)
+## fuzz-smoke: every fuzz target for a few seconds, from its seeds, unoptimized (part of `make test`)
 fuzz-smoke:
-	scripts/fuzz.sh $(FUZZ_SMOKE_SECS)
+	FUZZ_BUILD=dev FUZZ_FRESH=1 scripts/fuzz.sh $(FUZZ_SMOKE_SECS)
 
 ## wasm: check that the shared types and the widget build for wasm32-unknown-unknown
 wasm:

@@ -9,11 +9,14 @@
 # (`--sanitizer none`): cargo-fuzz's default, AddressSanitizer, needs the
 # unstable -Zsanitizer, and the code it runs is safe Rust. FUZZ_SANITIZER=address
 # builds with it anyway, on stable through RUSTC_BOOTSTRAP=1 (a second,
-# separate build).
+# separate build). FUZZ_BUILD=dev builds without optimizations: half the
+# build time, a tenth of the speed, enough for a smoke run.
 #
 # Each target starts from the seeds in fuzz/corpus/<target> (committed) and
 # keeps what it finds in fuzz/target/corpus/<target> (not committed), so
-# later runs go on from there. A panic, a 5xx or a timeout writes the input
+# later runs go on from there; with FUZZ_FRESH=1, from the seeds alone, and
+# what it finds is thrown away (a smoke run: a grown corpus takes minutes
+# just to load in a dev build). A panic, a 5xx or a timeout writes the input
 # to fuzz/artifacts/<target>/ and fails the run; the target's full log is in
 # fuzz/target/fuzz-<target>.log.
 set -euo pipefail
@@ -31,6 +34,17 @@ export CARGO_TARGET_DIR="$PWD/fuzz/target"
 sanitizer=${FUZZ_SANITIZER:-none}
 [ "$sanitizer" = none ] || export RUSTC_BOOTSTRAP=1
 flags=(--sanitizer "$sanitizer" --debug-assertions)
+case ${FUZZ_BUILD:-release} in
+  release) ;;
+  dev) flags+=(--dev) ;;
+  *) echo "fuzz: FUZZ_BUILD is release or dev, not $FUZZ_BUILD" >&2; exit 2 ;;
+esac
+
+work=fuzz/target/corpus
+if [ "${FUZZ_FRESH:-0}" = 1 ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 
 start=$SECONDS
 cargo fuzz build "${flags[@]}"
@@ -42,9 +56,9 @@ for t in "${targets[@]}"; do
     signals | bodies) dict=(-dict=fuzz/dict/json.dict) ;;
     *) dict=() ;;
   esac
-  mkdir -p "fuzz/target/corpus/$t"
+  mkdir -p "$work/$t"
   log=fuzz/target/fuzz-$t.log
-  if ! cargo fuzz run "${flags[@]}" "$t" "fuzz/target/corpus/$t" "fuzz/corpus/$t" -- \
+  if ! cargo fuzz run "${flags[@]}" "$t" "$work/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$secs" -timeout=20 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
     grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)|NEW_FUNC|# Uses:' "$log" | tail -n 60
     echo "fuzz: $t FAILED: the input is in fuzz/artifacts/$t/, the log in $log" >&2
