@@ -35,10 +35,17 @@ pub mod routes {
     pub const API_GENERATE: &str = "/api/generate";
     /// Generate/validate API: checks an answer once, gives a verdict token.
     pub const API_VALIDATE: &str = "/api/validate";
+    /// Operators: Prometheus metrics (text format), unless turned off.
+    pub const METRICS: &str = "/metrics";
+    /// Anyone: the OpenAPI 3.1 description of every route here.
+    pub const OPENAPI: &str = "/openapi.json";
+    /// Pages: the built widget's files, `/widget/{file}`.
+    pub const WIDGET_FILE: &str = "/widget/{file}";
 }
 
 /// The class of a score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// 0-25.
@@ -72,6 +79,7 @@ impl Classification {
 /// A stable, machine-readable error code. The HTTP status that goes with each
 /// is in the README's error table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -186,6 +194,7 @@ impl ErrorCode {
 
 /// The body of every error answer: `{"error": "<code>", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The stable code.
     pub error: ErrorCode,
@@ -195,6 +204,7 @@ pub struct ErrorBody {
 
 /// `POST /init`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InitRequest {
     /// The site's public key, from the page.
     #[serde(default)]
@@ -216,8 +226,10 @@ pub struct InitRequest {
 
 /// Answer to `POST /init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InitResponse {
     /// The new session's id, `co_...`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^co_"))]
     pub session_id: String,
     /// The proof of work to solve before `/score`.
     pub challenge: PowChallenge,
@@ -227,6 +239,7 @@ pub struct InitResponse {
 
 /// `POST /score`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreRequest {
     /// From [`InitResponse::session_id`].
     #[serde(default)]
@@ -253,6 +266,7 @@ pub struct ScoreRequest {
 /// An answer to a step-up challenge, sent to `/score` with the session id
 /// and binding secret (no proof of work: the session's was checked before).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepUpAnswer {
     /// From [`StepUp::challenge_id`].
     #[serde(default)]
@@ -271,8 +285,10 @@ pub struct StepUpAnswer {
 /// Every answer (right or wrong) and every refresh uses the challenge up; a
 /// wrong answer with attempts left is answered with a new one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepUp {
     /// The challenge's id, `ch_...`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^ch_"))]
     pub challenge_id: String,
     /// `image`: type the characters in the image (or heard in the audio).
     pub kind: String,
@@ -304,6 +320,7 @@ pub const STEP_UP_HEIGHT: u32 = 80;
 
 /// Answer to `POST /score`: either a verdict, or a step-up to show first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreResponse {
     /// The verdict token to put in the form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +335,7 @@ pub struct ScoreResponse {
 
 /// `POST /verify`, as JSON or form-encoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyRequest {
     /// The verdict token the form carried.
     #[serde(default)]
@@ -333,16 +351,20 @@ pub struct VerifyRequest {
 
 /// Answer to `POST /verify` for a genuine, unexpired, first-used token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyResponse {
     /// Whether the score is at or below the site's threshold: accept.
     pub valid: bool,
     /// 0 (human) to 100 (bot).
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub score: u8,
     /// The class of the score.
     pub classification: Classification,
     /// The site's threshold.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub threshold: u8,
     /// The session the verdict was made for.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^co_"))]
     pub session_id: String,
     /// The hostname of the page.
     pub hostname: String,
@@ -352,6 +374,7 @@ pub struct VerifyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cdata: Option<String>,
     /// When the verdict was made, RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub challenge_ts: String,
     /// Short codes of what raised the score (`webdriver`, `no_pointer`...).
     pub reasons: Vec<String>,
@@ -359,6 +382,7 @@ pub struct VerifyResponse {
 
 /// `POST /siteverify`, Turnstile's request shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteverifyRequest {
     /// The API key.
     #[serde(default)]
@@ -376,6 +400,7 @@ pub struct SiteverifyRequest {
 
 /// Answer to `POST /siteverify`, Turnstile's response shape, always 200.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteverifyResponse {
     /// Genuine, first use, and at or below the site's threshold.
     pub success: bool,
@@ -386,6 +411,7 @@ pub struct SiteverifyResponse {
     pub error_codes: Vec<String>,
     /// When the verdict was made, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub challenge_ts: Option<String>,
     /// The hostname of the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -398,6 +424,7 @@ pub struct SiteverifyResponse {
     pub cdata: Option<String>,
     /// 0 (human) to 100 (bot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub score: Option<u8>,
     /// The class of the score.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -406,6 +433,8 @@ pub struct SiteverifyResponse {
 
 /// Query of `GET /stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct StatsQuery {
     /// The API key (or the `X-API-Key` header).
     #[serde(default)]
@@ -423,6 +452,7 @@ pub struct StatsQuery {
 
 /// How verdicts that were verified are spread over the classes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Distribution {
     /// Verifications counted.
     pub total: u64,
@@ -438,8 +468,10 @@ pub struct Distribution {
 
 /// Counters of one month.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageMonth {
     /// `YYYY-MM`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4}-[0-9]{2}$"))]
     pub year_month: String,
     /// Sessions opened.
     pub total_inits: u64,
@@ -457,6 +489,7 @@ pub struct UsageMonth {
 
 /// `GET /stats?action=summary`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsSummary {
     /// All verifications of the site.
     pub distribution: Distribution,
@@ -466,12 +499,16 @@ pub struct StatsSummary {
 
 /// One verification, as listed by `GET /stats?action=recent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecentVerification {
     /// When it was verified, RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub verified_at: String,
     /// The session.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^co_"))]
     pub session_id: String,
     /// The score.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub score: u8,
     /// Its class.
     pub classification: Classification,
@@ -485,6 +522,7 @@ pub struct RecentVerification {
 
 /// `GET /stats?action=recent`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsRecent {
     /// Newest first.
     pub recent: Vec<RecentVerification>,
@@ -492,19 +530,25 @@ pub struct StatsRecent {
 
 /// `GET /stats?action=distribution&month=YYYY-MM`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsDistribution {
     /// `YYYY-MM`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4}-[0-9]{2}$"))]
     pub month: String,
     /// Verifications of that month.
     pub distribution: Distribution,
     /// Counts of scores in ten bands: 0-9, 10-19, ... 90-100.
+    #[cfg_attr(feature = "openapi", schema(min_items = 10, max_items = 10))]
     pub histogram: [u64; 10],
 }
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
-    /// `ok`, or `degraded` when the store cannot be reached.
+    /// `ok`, or `degraded` when a component is down (the store does not
+    /// answer, say); the answer is then 503.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(ok|degraded)$"))]
     pub status: String,
     /// `oculto`.
     pub service: String,
@@ -512,10 +556,17 @@ pub struct HealthResponse {
     pub version: String,
     /// The store in use: `sqlite` or `redis`.
     pub architecture: String,
+    /// Each part the verifier needs: `store` (answers a ping within 2 s),
+    /// `keys` (the signing key signs what the published keys accept) and
+    /// `clock` (not before 2026), each `ok` or `down` with `details` for
+    /// people. `status` is `ok` only when all are.
+    #[serde(default)]
+    pub components: std::collections::BTreeMap<String, HealthComponent>,
 }
 
 /// `POST /valider-captcha` (CaptchEtat-compatible), JSON or form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaptchetatValidate {
     /// The challenge's id, from the image answer.
     #[serde(default)]
@@ -527,6 +578,7 @@ pub struct CaptchetatValidate {
 
 /// `GET /simple-captcha-endpoint?get=image&c=...&format=json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaptchetatImage {
     /// The challenge's id, for `get=sound&t=` and `/valider-captcha`.
     pub uuid: String,
@@ -536,17 +588,22 @@ pub struct CaptchetatImage {
 
 /// `GET /healthcheck` (CaptchEtat-compatible, in Spring's shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Healthcheck {
     /// `UP` or `DOWN`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(UP|DOWN)$"))]
     pub status: String,
     /// Each part: `store`, `keys`, `clock`, `challenges`.
     pub components: std::collections::BTreeMap<String, HealthComponent>,
 }
 
-/// One part of [`Healthcheck`].
+/// One part of [`Healthcheck`] or [`HealthResponse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthComponent {
-    /// `UP` or `DOWN`.
+    /// `UP` or `DOWN` in [`Healthcheck`], `ok` or `down` in
+    /// [`HealthResponse`].
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(ok|down|UP|DOWN)$"))]
     pub status: String,
     /// What was checked, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -555,6 +612,7 @@ pub struct HealthComponent {
 
 /// `POST /api/generate`, JSON or form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenerateRequest {
     /// The site's public key.
     #[serde(default)]
@@ -566,8 +624,10 @@ pub struct GenerateRequest {
 
 /// Answer to `POST /api/generate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenerateResponse {
     /// The challenge's id, for `/api/validate`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^ch_"))]
     pub captcha_id: String,
     /// `image` or `math`.
     #[serde(rename = "type")]
@@ -586,6 +646,7 @@ pub struct GenerateResponse {
 
 /// `POST /api/validate`, JSON or form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidateRequest {
     /// The site's public key.
     #[serde(default)]
@@ -600,6 +661,7 @@ pub struct ValidateRequest {
 
 /// Answer to `POST /api/validate`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValidateResponse {
     /// Whether the answer was right (and the challenge live and unused).
     pub valid: bool,
@@ -609,6 +671,7 @@ pub struct ValidateResponse {
 
 /// An error of the generate/validate API: `{"detail": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DetailError {
     /// What went wrong, for people.
     pub detail: String,

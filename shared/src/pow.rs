@@ -27,17 +27,21 @@ pub const MAX_DIFFICULTY: u8 = 32;
 
 /// A proof of work challenge, as sent by `/init`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PowChallenge {
     /// Always [`ALGORITHM`].
     pub algorithm: String,
     /// Random salt chosen by the verifier, 32 lowercase hex digits.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{32}$"))]
     pub salt: String,
     /// Required number of leading zero bits in the hash.
+    #[cfg_attr(feature = "openapi", schema(maximum = 32))]
     pub difficulty: u8,
 }
 
 /// A solution to a [`PowChallenge`], as sent to `/score`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PowSolution {
     /// The nonce found.
     pub nonce: u64,

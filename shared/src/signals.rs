@@ -24,11 +24,18 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, ErrorKind};
 
 mod recorder;
+mod wire;
 
 pub use recorder::{Recorder, MAX_KEYS_HELD, SCROLL_GAP_MS};
 
-/// The version of this payload's layout.
-pub const VERSION: u8 = 1;
+/// The version of this payload's layout: 2 writes samples as short arrays
+/// (see the `wire` module); layout 1's objects are still read.
+pub const VERSION: u8 = 2;
+
+/// A pause longer than this between two moves ends a movement, ms: the
+/// verifier cuts the path there, and the widget waits for one before it
+/// builds a payload, so that no reach arrives cut off at its fastest.
+pub const MOVEMENT_PAUSE_MS: f64 = 250.0;
 
 /// The most pointer samples a payload may carry; the widget keeps the last
 /// ones when there are more.
@@ -43,6 +50,7 @@ pub const MAX_TIME_MS: f64 = 86_400_000.0;
 
 /// Everything the widget observed between its start and the form's submit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Signals {
     /// Layout version, [`VERSION`].
@@ -52,18 +60,32 @@ pub struct Signals {
     /// Time of the first trusted pointer, touch or key event, if any.
     pub first_interaction_ms: Option<f64>,
     /// Sampled pointer positions (mouse and pen), moves and button changes.
+    #[serde(with = "wire::steps")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::pointer))]
     pub pointer: Vec<PointerSample>,
     /// Completed clicks: press and release.
+    #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::clicks))]
     pub clicks: Vec<Click>,
     /// Key press timings, never which key.
+    #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::keys))]
     pub keys: Vec<KeyTiming>,
     /// Scroll positions over time.
+    #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::scroll))]
     pub scroll: Vec<ScrollSample>,
     /// Touch points over time.
+    #[serde(with = "wire::steps")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::touch))]
     pub touch: Vec<TouchSample>,
     /// Focus moving into or out of form fields and the window.
+    #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::focus))]
     pub focus: Vec<FocusChange>,
     /// Page visibility changes (tab hidden or shown).
+    #[serde(with = "wire::pairs")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::visibility))]
     pub visibility: Vec<VisibilityChange>,
     /// How many paste events happened (not what was pasted).
     pub pastes: u32,
@@ -75,6 +97,7 @@ pub struct Signals {
 
 /// What a pointer sample records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PointerKind {
     /// The pointer moved.
@@ -87,6 +110,7 @@ pub enum PointerKind {
 
 /// One pointer event.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointerSample {
     /// Time, ms.
     pub t: f64,
@@ -102,6 +126,7 @@ pub struct PointerSample {
 /// A click: when the button went down and how long it stayed down. Where is
 /// in the pointer samples (`down` and `up`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Click {
     /// Time of the press, ms.
     pub t: f64,
@@ -111,6 +136,7 @@ pub struct Click {
 
 /// One key press: only times. Which key it was is never recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyTiming {
     /// Time of the key going down, ms.
     pub t: f64,
@@ -120,6 +146,7 @@ pub struct KeyTiming {
 
 /// The page's scroll offset at one time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScrollSample {
     /// Time, ms.
     pub t: f64,
@@ -129,6 +156,7 @@ pub struct ScrollSample {
 
 /// What a touch sample records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TouchKind {
     /// A finger touched.
@@ -141,6 +169,7 @@ pub enum TouchKind {
 
 /// One touch event (the first touch point).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TouchSample {
     /// Time, ms.
     pub t: f64,
@@ -155,6 +184,7 @@ pub struct TouchSample {
 
 /// Focus entering (`true`) or leaving (`false`) a field or the window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FocusChange {
     /// Time, ms.
     pub t: f64,
@@ -164,6 +194,7 @@ pub struct FocusChange {
 
 /// The page becoming hidden (`false`) or visible (`true`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisibilityChange {
     /// Time, ms.
     pub t: f64,
@@ -173,6 +204,7 @@ pub struct VisibilityChange {
 
 /// Facts about the browser and device, as the page sees them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Environment {
     /// `navigator.webdriver`.
@@ -188,8 +220,10 @@ pub struct Environment {
     /// `navigator.languages`.
     pub languages: Vec<String>,
     /// `screen.width`, `screen.height`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 2, max_items = 2))]
     pub screen: [u32; 2],
     /// `innerWidth`, `innerHeight`.
+    #[cfg_attr(feature = "openapi", schema(min_items = 2, max_items = 2))]
     pub window: [u32; 2],
     /// `devicePixelRatio`.
     pub pixel_ratio: f32,

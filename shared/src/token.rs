@@ -200,6 +200,7 @@ pub fn sign(claims: &Verdict, kid: &str, key: &ed25519_dalek::SigningKey) -> Str
 
 /// One public key in a JWK set: `OKP` / `Ed25519` (RFC 8037).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// Always `OKP`.
     pub kty: String,
@@ -252,6 +253,7 @@ pub fn thumbprint(key: &VerifyingKey) -> String {
 
 /// A JWK set, as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwks {
     /// The keys.
     pub keys: Vec<Jwk>,

@@ -17,6 +17,7 @@
 //!   returns the verdict token a form would carry.
 //! - [`Client`] and [`Call`] are a small blocking HTTP client that never
 //!   treats a status as an error: tests look at status, headers and body.
+//! - [`Scrape`] reads what `/metrics` answers, in Prometheus's text format.
 //! - [`redis::RedisServer`] is a throwaway `redis-server`, for the Redis
 //!   store's tests here and in the verifier's conformance suite.
 //!
@@ -24,6 +25,7 @@
 
 pub mod redis;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -581,6 +583,37 @@ impl Verifier {
         String::from_utf8(out.stdout).expect("UTF-8 output")
     }
 
+    /// Runs `oculto ARGS` on the verifier's store, expecting it to fail
+    /// within 20 s (a `serve` with a bad setting, say); returns what it
+    /// printed. Panics if it succeeds or is still running.
+    pub fn oculto_fails(&self, args: &[&str]) -> String {
+        let mut child = self
+            .command()
+            .args(args)
+            .args(self.store_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("oculto runs");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for oculto") {
+                break status;
+            }
+            if start.elapsed() > PATIENCE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("oculto {args:?} was still running after {PATIENCE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().expect("oculto's output");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!status.success(), "oculto {args:?} succeeded: {text}");
+        text
+    }
+
     /// Registers a site allowed on `origin` with `oculto site add`. If the
     /// verifier is running, waits until it serves the new site (it reloads
     /// sites every second).
@@ -685,6 +718,16 @@ impl Verifier {
         self.post(routes::VERIFY).json(&serde_json::json!({ "token": token, "api_key": api_key }))
     }
 
+    /// `GET /metrics`, parsed; panics unless it answers 200 in Prometheus's
+    /// text format.
+    pub fn scrape(&self) -> Scrape {
+        let reply = self.get(routes::METRICS).send();
+        assert_eq!(reply.status, 200, "/metrics: {}", reply.body);
+        let ct = reply.header("content-type").unwrap_or_default();
+        assert!(ct.starts_with("text/plain; version=0.0.4"), "/metrics content type {ct}");
+        Scrape::parse(&reply.body)
+    }
+
     /// `GET /stats?api_key=...` (the summary).
     pub fn stats(&self, api_key: &str) -> Reply {
         self.get(routes::STATS).query("api_key", api_key).send()
@@ -711,4 +754,84 @@ impl Drop for Verifier {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// One scrape of `/metrics`: every sample, with its labels.
+#[derive(Debug, Clone, Default)]
+pub struct Scrape {
+    samples: Vec<(String, BTreeMap<String, String>, f64)>,
+    text: String,
+}
+
+impl Scrape {
+    /// Parses Prometheus's text format (comments skipped; label values
+    /// unescaped); panics, showing the line, on a malformed sample.
+    pub fn parse(text: &str) -> Self {
+        let samples = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| parse_sample(line).unwrap_or_else(|| panic!("not a Prometheus sample: {line:?}")))
+            .collect();
+        Self { samples, text: text.to_owned() }
+    }
+
+    /// The sum of the samples named `name` whose labels include `labels`
+    /// (0 when there is none): `value("x_total", &[("status", "409")])`.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+
+    /// Whether any sample is named `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|(n, _, _)| n == name)
+    }
+
+    /// The text as scraped, for failure messages.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// `name{labels} value` → its parts; `None` if malformed.
+fn parse_sample(line: &str) -> Option<(String, BTreeMap<String, String>, f64)> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    let (name, labels) = match series.split_once('{') {
+        None => (series, BTreeMap::new()),
+        Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}')?)?),
+    };
+    Some((name.to_owned(), labels, value))
+}
+
+/// `a="1",b="x\"y"` → its labels; `None` if malformed.
+fn parse_labels(s: &str) -> Option<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"")?;
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (i, '"') => break i,
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                (_, c) => value.push(c),
+            }
+        };
+        labels.insert(name.trim().to_owned(), value);
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    Some(labels)
 }

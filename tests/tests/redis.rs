@@ -68,7 +68,17 @@ fn verify_is_single_use_and_answers_503_while_redis_is_away() {
     assert_unavailable(&v.verify(&tokens[1], &site.api_key), started);
     let started = Instant::now();
     assert_unavailable(&v.verify(&tokens[0], &site.api_key), started);
-    assert_eq!(health(&v).status, 503);
+    let down = health(&v);
+    assert_eq!(down.status, 503);
+    let down = down.json();
+    assert_eq!(down["status"], "degraded");
+    assert_eq!(down["components"]["store"]["status"], "down", "{down}");
+    assert_eq!(down["components"]["keys"]["status"], "ok", "{down}");
+    // Operators see it in the metrics (tracker issue 6).
+    let m = v.scrape();
+    let verify_503 = [("route", routes::VERIFY), ("method", "POST"), ("status", "503")];
+    assert_eq!(m.value("oculto_http_requests_total", &verify_503), 2.0, "{}", m.text());
+    assert!(m.value("oculto_store_errors_total", &[("operation", "consume")]) >= 2.0, "{}", m.text());
     let turnstile = v.post(routes::SITEVERIFY).form(&[("secret", &site.api_key), ("response", &tokens[1])]);
     let turnstile = turnstile.assert_ok();
     assert_eq!((&turnstile["success"], &turnstile["error-codes"]), (&json!(false), &json!(["internal-error"])));

@@ -19,8 +19,8 @@ use actix_cors::Cors;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use oculto_shared::api::{
-    routes, CaptchetatImage, CaptchetatValidate, DetailError, GenerateRequest, GenerateResponse, HealthComponent,
-    Healthcheck, ValidateRequest, ValidateResponse,
+    routes, CaptchetatImage, CaptchetatValidate, DetailError, ErrorBody, GenerateRequest, GenerateResponse,
+    HealthComponent, Healthcheck, ValidateRequest, ValidateResponse,
 };
 use oculto_shared::SESSION_PREFIX;
 use serde::Deserialize;
@@ -32,7 +32,7 @@ use crate::error::{status_of, ApiError};
 use crate::limits::client_ip;
 use crate::sites::{hostname_of, normalize_origin, test_keys};
 use crate::store::PendingVerdict;
-use crate::{clock, random, session, State};
+use crate::{health, random, session, State};
 
 type Data = web::Data<State>;
 
@@ -49,11 +49,16 @@ fn no_store(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpRes
 }
 
 /// `GET /simple-captcha-endpoint`'s query.
-#[derive(Debug, Default, Deserialize)]
-struct CaptchetatQuery {
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CaptchetatQuery {
+    /// `image` or `sound`.
     get: Option<String>,
+    /// The CaptchEtat type, e.g. `captchaFR`, `numerique6_7CaptchaEN`.
     c: Option<String>,
+    /// With `get=sound`: the uuid of the image to speak.
     t: Option<String>,
+    /// `json`: answer `{uuid, imageb64}` instead of the PNG.
     format: Option<String>,
 }
 
@@ -78,7 +83,28 @@ fn captchetat_type(c: Option<&str>) -> Result<(Spec, Lang), ApiError> {
 }
 
 /// `GET /simple-captcha-endpoint?get=image|sound&c=<type>[&t=<uuid>][&format=json]`.
-async fn captchetat(state: Data, req: HttpRequest, q: web::Query<CaptchetatQuery>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = routes::CAPTCHETAT, tag = "captchetat",
+    summary = "A new image challenge, as JSON or a PNG, or the audio of one",
+    description = "CaptchEtat's endpoint. `get=image` answers the PNG with its id in `X-Captcha-Uuid`, or \
+        `{uuid, imageb64}` with `format=json` or `Accept: application/json`; `get=sound&t=<uuid>` answers a WAV. \
+        60 a minute per address.",
+    params(CaptchetatQuery),
+    responses(
+        (status = 200, description = "The challenge",
+            headers(("X-Captcha-Uuid" = String, description = "With the PNG: the challenge's id")),
+            content((CaptchetatImage = "application/json"), ("image/png"), ("audio/wav"))),
+        (status = 400, description = "`bad_request`: a missing or unknown `get` or `c` (the message lists the types)", body = ErrorBody),
+        (status = 404, description = "`challenge_not_found`: no such `t`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    )
+)]
+pub(crate) async fn captchetat(
+    state: Data,
+    req: HttpRequest,
+    q: web::Query<CaptchetatQuery>,
+) -> Result<HttpResponse, ApiError> {
     state.limits.captchetat(&client_ip(&req, &state.config.trusted_proxies))?;
     let (spec, lang) = captchetat_type(q.c.as_deref())?;
     match q.get.as_deref() {
@@ -106,7 +132,19 @@ async fn captchetat(state: Data, req: HttpRequest, q: web::Query<CaptchetatQuery
 
 /// `POST /valider-captcha {uuid, code}` → `true` once for the right code,
 /// else `false`.
-async fn captchetat_validate(
+#[utoipa::path(
+    post, path = routes::CAPTCHETAT_VALIDATE, tag = "captchetat",
+    summary = "Check an answer to a CaptchEtat-style challenge, once",
+    request_body(content((CaptchetatValidate = "application/json"), (CaptchetatValidate = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "`true` once for the right code; `false` for a wrong one, an unknown or used uuid",
+            content((bool = "application/json"))),
+        (status = 400, description = "`bad_request`: no uuid or code", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    )
+)]
+pub(crate) async fn captchetat_validate(
     state: Data,
     req: HttpRequest,
     Input(body): Input<CaptchetatValidate>,
@@ -120,24 +158,24 @@ async fn captchetat_validate(
 }
 
 /// `GET /healthcheck`: each part's state, 503 when one is down.
-async fn healthcheck(state: Data) -> HttpResponse {
+#[utoipa::path(
+    get, path = routes::HEALTHCHECK, tag = "captchetat",
+    summary = "CaptchEtat's health check, in Spring's shape",
+    responses(
+        (status = 200, description = "`UP`: every component is `UP`", body = Healthcheck),
+        (status = 503, description = "`DOWN`: a component is `DOWN`", body = Healthcheck),
+    )
+)]
+pub(crate) async fn healthcheck(state: Data) -> HttpResponse {
     let up = |ok: bool| if ok { "UP" } else { "DOWN" }.to_owned();
-    let store_ok =
-        tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await.is_ok_and(|r| r.is_ok());
-    let keys_ok = !state.keys.get().jwks().keys.is_empty();
-    let now = clock::now_secs();
-    // A clock before this code was written is wrong: tokens would be
-    // signed already expired or far in the future.
-    let clock_ok = now > 1_767_225_600;
-    let mut components = BTreeMap::new();
-    let mut add = |name: &str, ok: bool, details: String| {
-        components.insert(name.to_owned(), HealthComponent { status: up(ok), details: Some(details) });
-    };
-    add("store", store_ok, state.store.architecture().to_owned());
-    add("keys", keys_ok, "verdict signing key loaded".into());
-    add("clock", clock_ok, clock::rfc3339(now));
-    add("challenges", true, format!("{} types, image and audio", crate::challenge::CAPTCHETAT_TYPES.len()));
-    let all = store_ok && keys_ok && clock_ok;
+    let parts = health::check(&state).await;
+    let all = parts.iter().all(|p| p.ok);
+    let mut components: BTreeMap<String, HealthComponent> = parts
+        .into_iter()
+        .map(|p| (p.name.to_owned(), HealthComponent { status: up(p.ok), details: Some(p.details) }))
+        .collect();
+    let challenges = format!("{} types, image and audio", crate::challenge::CAPTCHETAT_TYPES.len());
+    components.insert("challenges".into(), HealthComponent { status: up(true), details: Some(challenges) });
     let mut res = if all { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
     no_store(&mut res).json(Healthcheck { status: up(all), components })
 }
@@ -205,7 +243,22 @@ fn rate_limited(e: ApiError) -> Detail {
 }
 
 /// `POST /api/generate {site_key, type: image|math}`.
-async fn generate(
+#[utoipa::path(
+    post, path = routes::API_GENERATE, tag = "generate-validate",
+    summary = "A new image or math challenge for a site",
+    description = "From a page (its `Origin` must be the site's) or a backend. 100 an hour per site key.",
+    request_body(content((GenerateRequest = "application/json"), (GenerateRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The challenge: `image` or `question`", body = GenerateResponse),
+        (status = 400, description = "A missing site key, an unknown type, a bad body", body = DetailError),
+        (status = 403, description = "An unknown site key, or an origin that is not the site's", body = DetailError),
+        (status = 413, description = "The body is too large", body = DetailError),
+        (status = 415, description = "Not JSON or a form", body = DetailError),
+        (status = 429, description = "Too many for this site key; see `Retry-After`", body = DetailError),
+        (status = 503, description = "The store is unavailable", body = DetailError),
+    )
+)]
+pub(crate) async fn generate(
     state: Data,
     req: HttpRequest,
     body: Result<Input<GenerateRequest>, ApiError>,
@@ -243,7 +296,22 @@ async fn generate(
 }
 
 /// `POST /api/validate {site_key, captcha_id, user_input}` → `{valid, token}`.
-async fn validate(
+#[utoipa::path(
+    post, path = routes::API_VALIDATE, tag = "generate-validate",
+    summary = "Check an answer once; a right one gets a verdict token that /verify accepts",
+    description = "200 an hour per site key, failed attempts included.",
+    request_body(content((ValidateRequest = "application/json"), (ValidateRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "`{valid: true, token}` for a right answer, else `{valid: false}`", body = ValidateResponse),
+        (status = 400, description = "A missing field, a bad body", body = DetailError),
+        (status = 403, description = "An unknown site key, or an origin that is not the site's", body = DetailError),
+        (status = 413, description = "The body is too large", body = DetailError),
+        (status = 415, description = "Not JSON or a form", body = DetailError),
+        (status = 429, description = "Too many for this site key; see `Retry-After`", body = DetailError),
+        (status = 503, description = "The store is unavailable", body = DetailError),
+    )
+)]
+pub(crate) async fn validate(
     state: Data,
     req: HttpRequest,
     body: Result<Input<ValidateRequest>, ApiError>,
@@ -283,7 +351,19 @@ async fn sign(state: &State, req: &HttpRequest, site_key: String) -> Result<Stri
 }
 
 /// `GET /challenge/{id}/audio?lang=en|fr`: the spoken step-up challenge.
-async fn step_up_audio(
+#[utoipa::path(
+    get, path = routes::CHALLENGE_AUDIO, tag = "widget",
+    summary = "The step-up challenge, spoken",
+    params(("id" = String, Path, description = "The step-up's `challenge_id`"), LangQuery),
+    responses(
+        (status = 200, description = "8-bit PCM WAV at 11025 Hz", content(("audio/wav"))),
+        (status = 400, description = "`bad_request`: `lang` is not `en` or `fr`", body = ErrorBody),
+        (status = 404, description = "`challenge_not_found`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`", body = ErrorBody),
+    )
+)]
+pub(crate) async fn step_up_audio(
     state: Data,
     req: HttpRequest,
     id: web::Path<String>,
@@ -299,8 +379,10 @@ async fn step_up_audio(
 }
 
 /// `?lang=`.
-#[derive(Debug, Default, Deserialize)]
-struct LangQuery {
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LangQuery {
+    /// `en` or `fr`; default the challenge's own.
     lang: Option<String>,
 }
 

@@ -54,6 +54,25 @@ pub struct Config {
     pub widget_dir: PathBuf,
     /// Log filter, as `RUST_LOG` takes it.
     pub log: String,
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: MetricsConfig,
+}
+
+/// Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Count and serve metrics; when off, `/metrics` answers 404.
+    pub enabled: bool,
+    /// Client networks (CIDRs, `127.0.0.1/32` for one address) that may
+    /// read `/metrics`; others get 404. Empty: anyone.
+    pub allow: Vec<IpNet>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true, allow: Vec::new() }
+    }
 }
 
 /// Proof of work settings.
@@ -140,6 +159,7 @@ impl Default for Config {
             www_dir: PathBuf::from("www"),
             widget_dir: PathBuf::from("pkg/dist"),
             log: "info".into(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -208,7 +228,9 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        let env = Env::prefixed("OCULTO_").split("__").filter(|k| k.as_str() != "config");
+        // OCULTO_CONFIG names the file; OCULTO_BIN is the tests' (which
+        // binary to run), not a setting.
+        let env = Env::prefixed("OCULTO_").split("__").filter(|k| k != "config" && k != "bin");
         let cfg: Config = fig.merge(env).merge(Serialized::defaults(overrides)).extract().map_err(|e| e.to_string())?;
         cfg.validate()?;
         Ok(cfg)
@@ -304,6 +326,28 @@ mod tests {
         assert!(with("oculto\n".into()).is_err());
     }
 
+    /// The sample config documents every key with its default value.
+    #[test]
+    fn the_example_file_holds_the_defaults() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../verifier.example.toml");
+        let from_file: Config = Figment::from(Toml::file(&f)).extract().unwrap();
+        assert_eq!(from_file, Config::default());
+        let keys = |fig: Figment| {
+            fn walk(prefix: String, v: &figment::value::Value, out: &mut Vec<String>) {
+                match v.as_dict() {
+                    Some(d) => d.iter().for_each(|(k, v)| walk(format!("{prefix}{k}."), v, out)),
+                    None => out.push(prefix.trim_end_matches('.').to_owned()),
+                }
+            }
+            let mut out = Vec::new();
+            walk(String::new(), &fig.extract::<figment::value::Value>().unwrap(), &mut out);
+            out.sort();
+            out
+        };
+        let written = keys(Figment::from(Toml::file(&f)));
+        assert_eq!(written, keys(Figment::from(Serialized::defaults(Config::default()))), "in {}", f.display());
+    }
+
     #[test]
     fn flags_override_a_file() {
         let dir = std::env::temp_dir().join(format!("oculto-cfg-{}", std::process::id()));
@@ -317,5 +361,9 @@ mod tests {
         assert_eq!(Config::load(Some(&f), &o).unwrap().addr.port(), 9001);
         std::fs::write(&f, "[rate_limit]\ninit_per_min = 0\n").unwrap();
         assert!(Config::load(Some(&f), &Overrides::default()).unwrap_err().contains("rate_limit.init_per_min"));
+        std::fs::write(&f, "[metrics]\nenabled = false\nallow = [\"10.0.0.0/8\", \"::1/128\"]\n").unwrap();
+        let c = Config::load(Some(&f), &Overrides::default()).unwrap();
+        assert!(!c.metrics.enabled);
+        assert_eq!(c.metrics.allow.len(), 2);
     }
 }

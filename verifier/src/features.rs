@@ -18,7 +18,7 @@
 use oculto_shared::signals::{KeyTiming, PointerKind, PointerSample, Signals, TouchKind, TouchSample};
 
 /// A pause longer than this between two moves ends a movement, ms.
-pub const PAUSE_MS: f64 = 250.0;
+pub const PAUSE_MS: f64 = oculto_shared::signals::MOVEMENT_PAUSE_MS;
 /// Movements whose path is shorter than this are too small to measure; the
 /// chord must be this long too for direction features (overshoot, crossings),
 /// CSS px.
@@ -32,11 +32,6 @@ pub const JUMP_PX: f64 = 150.0;
 pub const JUMP_MS: f64 = 30.0;
 /// A press this soon after a jump was aimed by the jump, ms.
 pub const JUMP_PRESS_MS: f64 = 100.0;
-/// A movement still going when the payload was built, and shorter than this,
-/// is left out: its end is not known, and a reach cut off at its fastest
-/// would look like a bot's that never slows down. A longer one is measured
-/// as it is, so that a pointer never at rest cannot hide its whole path, ms.
-pub const OPEN_MOVEMENT_MS: f64 = 2000.0;
 /// Fewest move intervals [`Features::move_interval`] is measured on.
 pub const MIN_INTERVALS: usize = 10;
 /// See [`Features::dash_presses`], CSS px.
@@ -231,14 +226,6 @@ impl Movement {
         let chord = (last.x - first.x).hypot(last.y - first.y);
         let length: f64 = self.points.windows(2).map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y)).sum();
         (chord, length, last.t - first.t)
-    }
-
-    /// Whether the movement was still going at `now` (when the payload was
-    /// built) and is too short to measure without its end: see
-    /// [`OPEN_MOVEMENT_MS`].
-    pub fn open(&self, now: f64) -> bool {
-        let (first, last) = (self.points[0].t, self.points[self.points.len() - 1].t);
-        !self.ends_in_click && now - last < PAUSE_MS && last - first < OPEN_MOVEMENT_MS
     }
 
     /// Measures the movement, if it is long enough to say anything.
@@ -451,7 +438,6 @@ impl Features {
         let touch = touch_path(&s.touch);
         let mut moves = movements(&s.pointer);
         moves.extend(movements(&touch));
-        moves.retain(|m| !m.open(s.elapsed_ms));
         let shapes: Vec<(Shape, bool)> =
             moves.iter().filter_map(|m| m.shape().map(|sh| (sh, m.ends_in_click))).collect();
         let med = |f: fn(&Shape) -> f64| {
@@ -620,28 +606,6 @@ mod tests {
         assert_eq!(m.len(), 2);
         let tiny = path(&line(10, 16.7, 1.0), false);
         assert_eq!(movements(&tiny)[0].shape(), None);
-    }
-
-    #[test]
-    fn a_reach_still_going_when_the_payload_is_built_is_left_out() {
-        // The first half of a minimum-jerk reach: fastest at the cut.
-        let half: Vec<(f64, f64, f64)> = (0..=15)
-            .map(|i| {
-                let s = f64::from(i) / 30.0;
-                (f64::from(i) * 16.7, 400.0 * (10.0 * s.powi(3) - 15.0 * s.powi(4) + 6.0 * s.powi(5)), 0.0)
-            })
-            .collect();
-        let pointer = path(&half, false);
-        let cut = pointer[pointer.len() - 1].t + 20.0;
-        let open = Signals { pointer: pointer.clone(), elapsed_ms: cut, ..Default::default() };
-        assert_eq!(Features::extract(&open).measured, 0);
-        // The same path once the pointer has rested is measured.
-        let rested = Signals { pointer: pointer.clone(), elapsed_ms: cut + PAUSE_MS, ..Default::default() };
-        assert_eq!(Features::extract(&rested).measured, 1);
-        // A pointer that never rests is measured all the same.
-        let long: Vec<(f64, f64, f64)> = (0..200).map(|i| (f64::from(i) * 16.7, f64::from(i) * 3.0, 0.0)).collect();
-        let endless = Signals { pointer: path(&long, false), elapsed_ms: 200.0 * 16.7, ..Default::default() };
-        assert_eq!(Features::extract(&endless).measured, 1);
     }
 
     #[test]

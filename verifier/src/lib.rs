@@ -17,6 +17,9 @@
 //! - [`keys`] and [`sites`]: in-memory snapshots of the store's signing keys
 //!   and sites, refreshed every second so that `oculto site add` and
 //!   `oculto keys rotate` take effect on a running server.
+//! - [`health`] (what `/health` checks), [`metrics`] (Prometheus counters
+//!   at `/metrics`) and [`openapi`] (`/openapi.json`, generated from the
+//!   handlers and the wire types): for operators.
 //! - [`limits`], [`body`], [`error`], [`config`]: the edges.
 //!
 //! A request flows handler → domain function → one store call, and the
@@ -32,9 +35,12 @@ pub mod demo;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod health;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod model;
+pub mod openapi;
 pub mod random;
 pub mod routes;
 pub mod score;
@@ -46,7 +52,9 @@ pub mod widget;
 
 use std::time::Duration;
 
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::keys::KeyRing;
@@ -68,6 +76,9 @@ pub struct State {
     pub limits: Limits,
     /// The demo site, in demo mode.
     pub demo: Option<demo::DemoSite>,
+    /// The Prometheus recorder, when `serve` installed one
+    /// (`metrics.enabled`).
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl State {
@@ -79,7 +90,7 @@ impl State {
         let sites = SiteCache::default();
         sites.refresh(&store).await?;
         let limits = Limits::new(&config.rate_limit);
-        Ok(Self { config, store, keys, sites, limits, demo: None })
+        Ok(Self { config, store, keys, sites, limits, demo: None, metrics: None })
     }
 
     /// Reloads sites and keys from the store.
@@ -95,6 +106,10 @@ async fn housekeeping(state: web::Data<State>) {
     let mut n: u64 = 0;
     loop {
         tick.tick().await;
+        if let Some(m) = &state.metrics {
+            // Drains histogram samples into their buckets between scrapes.
+            m.run_upkeep();
+        }
         if let Err(e) = state.refresh().await {
             tracing::warn!(error = %e, "cannot refresh sites and keys");
         }
@@ -122,6 +137,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(site_key = %d.main.site_key, step_up_site_key = %d.step_up.site_key, "demo sites ready");
         state.demo = Some(d);
     }
+    if state.config.metrics.enabled {
+        state.metrics = Some(metrics::install(state.store.architecture()).map_err(anyhow::Error::msg)?);
+    }
     let state = web::Data::new(state);
     let workers = match state.config.workers {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
@@ -132,6 +150,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let demo = app_state.demo.is_some();
         let www = app_state.config.www_dir.clone();
         App::new()
+            .wrap(Condition::new(app_state.metrics.is_some(), from_fn(metrics::track)))
             .app_data(app_state.clone())
             .configure(routes::configure)
             .configure(widget::configure)

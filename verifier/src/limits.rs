@@ -101,10 +101,21 @@ impl Limits {
     }
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the
-/// last address in `X-Forwarded-For` that is not a trusted proxy. IPv6
-/// addresses are cut to their /64, which one subscriber usually holds whole.
+/// The client's address for rate limits: [`client_addr`], with IPv6
+/// addresses cut to their /64, which one subscriber usually holds whole.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
+    match client_addr(req, trusted) {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+        }
+        v4 => v4,
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the
+/// last address in `X-Forwarded-For` that is not a trusted proxy.
+pub fn client_addr(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
     let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     let mut ip = peer;
@@ -116,13 +127,7 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> IpAddr {
             ip = *first_untrusted;
         }
     }
-    match ip {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
-        }
-        v4 => v4,
-    }
+    ip
 }
 
 #[cfg(test)]

@@ -65,6 +65,12 @@ pub enum Reason {
     PowTimeout,
     /// `navigator.webdriver` was true.
     Webdriver,
+    /// The browser says it is headless (`HeadlessChrome` in the user agent
+    /// or its brands): automation, whatever `navigator.webdriver` says.
+    HeadlessBrowser,
+    /// The user agent names one operating system and the client hints
+    /// another: a user agent set by a script.
+    InconsistentPlatform,
     /// No pointer, touch or keyboard activity at all.
     NoInteraction,
     /// Keyboard but no pointer or touch: common for keyboard and screen
@@ -138,6 +144,8 @@ impl Reason {
             Self::PowInvalid => "pow_invalid",
             Self::PowTimeout => "pow_timeout",
             Self::Webdriver => "webdriver",
+            Self::HeadlessBrowser => "headless_browser",
+            Self::InconsistentPlatform => "inconsistent_platform",
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
             Self::ImpossibleTiming => "impossible_timing",
@@ -166,6 +174,8 @@ impl Reason {
             Self::PowInvalid => 60,
             Self::PowTimeout => 30,
             Self::Webdriver => 60,
+            Self::HeadlessBrowser => 40,
+            Self::InconsistentPlatform => 20,
             Self::NoInteraction => 40,
             Self::NoPointer => 8,
             Self::ImpossibleTiming => 45,
@@ -242,6 +252,14 @@ pub fn score(e: &Evidence<'_>) -> Score {
     if s.env.webdriver {
         reasons.push(Reason::Webdriver);
     }
+    if headless(s) {
+        reasons.push(Reason::HeadlessBrowser);
+    }
+    if let (Some(ua), Some(hints)) = (ua_os(&s.env.user_agent), s.env.ua_platform.as_deref().and_then(hint_os)) {
+        if ua != hints {
+            reasons.push(Reason::InconsistentPlatform);
+        }
+    }
     if !s.has_interaction() {
         reasons.push(Reason::NoInteraction);
     } else if s.pointer.is_empty() && s.touch.is_empty() && s.clicks.is_empty() {
@@ -304,6 +322,57 @@ pub fn score(e: &Evidence<'_>) -> Score {
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
     tracing::debug!(features = ?f, parts = ?parts, "scored");
     Score { value: total.round().clamp(0.0, 100.0) as u8, reasons: parts.into_iter().map(|p| p.0).collect() }
+}
+
+/// Whether the user agent or a client-hint brand names a headless browser.
+fn headless(s: &Signals) -> bool {
+    let named = |v: &str| v.to_ascii_lowercase().contains("headless");
+    named(&s.env.user_agent) || s.env.ua_brands.iter().any(|b| named(b))
+}
+
+/// Operating system families, as a user agent and the client hints name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Os {
+    Windows,
+    Mac,
+    Android,
+    Chromebook,
+    Linux,
+    Ios,
+}
+
+/// The family a user agent string names, if it names one clearly.
+fn ua_os(ua: &str) -> Option<Os> {
+    // Order matters: Android user agents say Linux, ChromeOS ones say X11.
+    if ua.contains("Android") {
+        Some(Os::Android)
+    } else if ua.contains("CrOS") {
+        Some(Os::Chromebook)
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some(Os::Ios)
+    } else if ua.contains("Windows NT") {
+        Some(Os::Windows)
+    } else if ua.contains("Macintosh") {
+        Some(Os::Mac)
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        Some(Os::Linux)
+    } else {
+        None
+    }
+}
+
+/// The family `navigator.userAgentData.platform` names; `None` for an empty
+/// or unknown value (some browsers and overrides leave it empty).
+fn hint_os(platform: &str) -> Option<Os> {
+    match platform {
+        "Windows" => Some(Os::Windows),
+        "macOS" => Some(Os::Mac),
+        "Android" => Some(Os::Android),
+        "Chrome OS" | "ChromeOS" | "Chromium OS" => Some(Os::Chromebook),
+        "Linux" => Some(Os::Linux),
+        "iOS" => Some(Os::Ios),
+        _ => None,
+    }
 }
 
 /// The behaviour model's points, and their shares among the reasons whose
@@ -480,6 +549,43 @@ mod tests {
         for code in ["pow_missing", "webdriver", "no_interaction", "too_fast", "rate"] {
             assert!(sc.codes().iter().any(|c| c == code), "{code} in {:?}", sc.codes());
         }
+    }
+
+    #[test]
+    fn a_headless_or_disguised_browser_is_named_and_a_person_is_not() {
+        const WIN: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                           Chrome/156.0.0.0 Safari/537.36";
+        let codes = |ua: &str, platform: Option<&str>, brands: &[&str]| {
+            let mut s = person();
+            s.env.user_agent = ua.into();
+            s.env.ua_platform = platform.map(Into::into);
+            s.env.ua_brands = brands.iter().map(|b| (*b).into()).collect();
+            let sc = score(&evidence(&s));
+            (sc.codes(), sc.value)
+        };
+        let (c, _) = codes(WIN, Some("Windows"), &["Chromium/156", "Google Chrome/156"]);
+        assert!(!c.iter().any(|c| c == "headless_browser" || c == "inconsistent_platform"), "{c:?}");
+        // Firefox and Safari send no client hints; overrides may leave the platform empty.
+        for platform in [None, Some("")] {
+            let (c, _) = codes(WIN, platform, &[]);
+            assert!(!c.iter().any(|c| c == "inconsistent_platform"), "{c:?}");
+        }
+        let (c, v) = codes(&WIN.replace("Chrome/", "HeadlessChrome/"), Some("Windows"), &[]);
+        assert!(c.iter().any(|c| c == "headless_browser") && v >= 40, "{c:?} {v}");
+        let (c, _) = codes(WIN, Some("Windows"), &["HeadlessChrome/156"]);
+        assert!(c.iter().any(|c| c == "headless_browser"), "{c:?}");
+        // A Windows user agent from a Linux machine: a script set it.
+        let (_, base) = codes(WIN, Some("Windows"), &["Chromium/156"]);
+        let (c, v) = codes(WIN, Some("Linux"), &["Chromium/156"]);
+        assert!(c.iter().any(|c| c == "inconsistent_platform"), "{c:?}");
+        // A user-agent switcher does this too: from the human band, it is
+        // not enough for bot.
+        assert_eq!(v - base, Reason::InconsistentPlatform.points());
+        assert!(25 + Reason::InconsistentPlatform.points() <= 50);
+        let android = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 \
+                       Mobile Safari/537.36";
+        let (c, _) = codes(android, Some("Android"), &["Chromium/156"]);
+        assert!(!c.iter().any(|c| c == "inconsistent_platform"), "Android says Linux in its user agent: {c:?}");
     }
 
     #[test]

@@ -322,6 +322,7 @@ pub(crate) async fn issue(state: &State, site_key: String, v: PendingVerdict) ->
         cdata: v.cdata,
     };
     let token = state.keys.get().sign(&claims);
+    let cls = claims.cls;
     let record = VerdictRecord {
         session_id: v.session_id,
         site_key,
@@ -330,6 +331,7 @@ pub(crate) async fn issue(state: &State, site_key: String, v: PendingVerdict) ->
         purge_after: exp + 120,
     };
     state.store.record_verdict(record, now).await?;
+    crate::metrics::verdict_issued(cls);
     Ok((token, exp))
 }
 

@@ -261,14 +261,20 @@ pub enum Store {
     Redis(redis::RedisStore),
 }
 
+/// Runs `$e` on whichever backend this is; a failure is counted in the
+/// metrics under `$op`.
 macro_rules! each {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($self:ident, $op:literal, $s:ident => $e:expr) => {{
+        let result = match $self {
             Store::Sqlite($s) => $e,
             #[cfg(feature = "redis")]
             Store::Redis($s) => $e,
+        };
+        if result.is_err() {
+            crate::metrics::store_error($op);
         }
-    };
+        result
+    }};
 }
 
 impl Store {
@@ -301,99 +307,99 @@ impl Store {
 
     /// Checks that the backend answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        each!(self, s => s.ping().await)
+        each!(self, "ping", s => s.ping().await)
     }
 
     /// Adds a site. Fails if the site key or API key hash exists.
     pub async fn add_site(&self, site: SiteRecord) -> Result<(), StoreError> {
-        each!(self, s => s.add_site(site).await)
+        each!(self, "add_site", s => s.add_site(site).await)
     }
 
     /// Every site.
     pub async fn sites(&self) -> Result<Vec<SiteRecord>, StoreError> {
-        each!(self, s => s.sites().await)
+        each!(self, "sites", s => s.sites().await)
     }
 
     /// Replaces a site's API key hash; `false` if there is no such site.
     pub async fn set_api_key_hash(&self, site_key: &str, hash: [u8; 32]) -> Result<bool, StoreError> {
-        each!(self, s => s.set_api_key_hash(site_key.to_owned(), hash).await)
+        each!(self, "set_api_key_hash", s => s.set_api_key_hash(site_key.to_owned(), hash).await)
     }
 
     /// Every signing key, newest first.
     pub async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        each!(self, s => s.keys().await)
+        each!(self, "keys", s => s.keys().await)
     }
 
     /// Adds a signing key and retires every other active one at `now`.
     pub async fn rotate_key(&self, key: KeyRecord, now: u64) -> Result<(), StoreError> {
-        each!(self, s => s.rotate_key(key, now).await)
+        each!(self, "rotate_key", s => s.rotate_key(key, now).await)
     }
 
     /// Adds a signing key only if there is no active one; returns the keys.
     pub async fn ensure_key(&self, key: KeyRecord) -> Result<Vec<KeyRecord>, StoreError> {
-        each!(self, s => s.ensure_key(key).await)
+        each!(self, "ensure_key", s => s.ensure_key(key).await)
     }
 
     /// Records a new session and counts an init.
     pub async fn create_session(&self, session: SessionRecord, purge_after: u64) -> Result<(), StoreError> {
-        each!(self, s => s.create_session(session, purge_after).await)
+        each!(self, "create_session", s => s.create_session(session, purge_after).await)
     }
 
     /// A session as stored, without claiming it.
     pub async fn peek_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-        each!(self, s => s.peek_session(id.to_owned()).await)
+        each!(self, "peek_session", s => s.peek_session(id.to_owned()).await)
     }
 
     /// Marks a session as being scored and returns it; each session can be
     /// claimed once.
     pub async fn claim_session(&self, id: &str, now: u64) -> Result<Result<SessionRecord, ClaimError>, StoreError> {
-        each!(self, s => s.claim_session(id.to_owned(), now).await)
+        each!(self, "claim_session", s => s.claim_session(id.to_owned(), now).await)
     }
 
     /// Remembers the verdict given to a session and counts a score.
     pub async fn record_verdict(&self, verdict: VerdictRecord, now: u64) -> Result<(), StoreError> {
-        each!(self, s => s.record_verdict(verdict, now).await)
+        each!(self, "record_verdict", s => s.record_verdict(verdict, now).await)
     }
 
     /// Accepts a token id once, durably.
     pub async fn consume(&self, c: Consumption) -> Result<Consumed, StoreError> {
-        each!(self, s => s.consume(c).await)
+        each!(self, "consume", s => s.consume(c).await)
     }
 
     /// All-time distribution and month-by-month usage of a site.
     pub async fn summary(&self, site_key: &str) -> Result<(Distribution, Vec<UsageMonth>), StoreError> {
-        each!(self, s => s.summary(site_key.to_owned()).await)
+        each!(self, "summary", s => s.summary(site_key.to_owned()).await)
     }
 
     /// The newest verifications of a site.
     pub async fn recent(&self, site_key: &str, limit: u32) -> Result<Vec<RecentVerification>, StoreError> {
-        each!(self, s => s.recent(site_key.to_owned(), limit).await)
+        each!(self, "recent", s => s.recent(site_key.to_owned(), limit).await)
     }
 
     /// One month's distribution and histogram.
     pub async fn distribution(&self, site_key: &str, month: &str) -> Result<StatsDistribution, StoreError> {
-        each!(self, s => s.distribution(site_key.to_owned(), month.to_owned()).await)
+        each!(self, "distribution", s => s.distribution(site_key.to_owned(), month.to_owned()).await)
     }
 
     /// Records a challenge until its expiry.
     pub async fn put_challenge(&self, challenge: ChallengeRecord) -> Result<(), StoreError> {
-        each!(self, s => s.put_challenge(challenge).await)
+        each!(self, "put_challenge", s => s.put_challenge(challenge).await)
     }
 
     /// A challenge as stored, without using it up (expired ones included).
     pub async fn peek_challenge(&self, id: &str) -> Result<Option<ChallengeRecord>, StoreError> {
-        each!(self, s => s.peek_challenge(id.to_owned()).await)
+        each!(self, "peek_challenge", s => s.peek_challenge(id.to_owned()).await)
     }
 
     /// Removes a challenge and returns it; each challenge is taken once.
     pub async fn take_challenge(&self, id: &str) -> Result<Option<ChallengeRecord>, StoreError> {
-        each!(self, s => s.take_challenge(id.to_owned()).await)
+        each!(self, "take_challenge", s => s.take_challenge(id.to_owned()).await)
     }
 
     /// Deletes expired sessions, token ids and challenges; returns how many.
     /// Redis needs no purge (its keys carry TTLs) and returns 0.
     pub async fn purge(&self, now: u64) -> Result<u64, StoreError> {
-        each!(self, s => s.purge(now).await)
+        each!(self, "purge", s => s.purge(now).await)
     }
 }
 

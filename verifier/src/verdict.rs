@@ -161,6 +161,9 @@ pub async fn check(
     };
     match state.store.consume(consumption).await.map_err(Refusal::Store)? {
         Consumed::First { reasons } | Consumed::Retry { reasons } => Ok(answer(&claims, site.threshold, reasons)),
-        Consumed::Replay => Err(Refusal::AlreadyVerified),
+        Consumed::Replay => {
+            crate::metrics::replay_refused();
+            Err(Refusal::AlreadyVerified)
+        }
     }
 }

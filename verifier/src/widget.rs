@@ -6,7 +6,7 @@
 use actix_files::NamedFile;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use oculto_shared::api::ErrorCode;
+use oculto_shared::api::{routes, ErrorBody, ErrorCode};
 
 use crate::error::ApiError;
 use crate::State;
@@ -28,7 +28,21 @@ fn hashed(name: &str) -> bool {
 }
 
 /// `GET /widget/{file}`.
-async fn file(state: web::Data<State>, name: web::Path<String>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(
+    get, path = routes::WIDGET_FILE, tag = "widget",
+    summary = "The built widget: the `oculto.js` loader and its content-hashed files",
+    params(("file" = String, Path, description = "`oculto.js`, `manifest.json`, or a content-hashed name it lists")),
+    responses(
+        (status = 200, description = "The file, with CORS headers; hashed names are cached for a year",
+            content(("text/javascript"), ("application/wasm"), ("application/json"))),
+        (status = 404, description = "`not_found`: no such file, or the widget was not built", body = ErrorBody),
+    )
+)]
+pub(crate) async fn file(
+    state: web::Data<State>,
+    name: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     let missing = || ApiError::new(ErrorCode::NotFound, "no such widget file; was the widget built (make widget)?");
     if !safe_name(&name) {
@@ -50,7 +64,11 @@ async fn file(state: web::Data<State>, name: web::Path<String>, req: HttpRequest
 
 /// Registers `/widget/{file}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/widget/{file}", web::get().to(file));
+    cfg.service(
+        web::resource(routes::WIDGET_FILE)
+            .route(web::get().to(file))
+            .default_service(web::to(crate::routes::method_not_allowed)),
+    );
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use oculto_shared::signals::{Environment, PointerKind, Recorder, Signals, TouchKind};
+use oculto_shared::signals::{Environment, PointerKind, Recorder, Signals, TouchKind, MOVEMENT_PAUSE_MS};
 use wasm_bindgen::JsCast;
 use web_sys::{Event, KeyboardEvent, PointerEvent, TouchEvent, Window};
 
@@ -23,6 +23,9 @@ pub struct Collector {
     window: Window,
     _listeners: Vec<Listener>,
 }
+
+/// The longest [`Collector::settle`] waits for the pointer to rest, ms.
+pub const MAX_SETTLE_MS: f64 = 2000.0;
 
 /// Milliseconds since the page's navigation start, to 0.1 ms.
 pub fn now(window: &Window) -> f64 {
@@ -115,6 +118,22 @@ impl Collector {
     /// How many trusted interactions were seen so far.
     pub fn activity(&self) -> usize {
         self.state.borrow().activity()
+    }
+
+    /// Waits until the pointer has rested for [`MOVEMENT_PAUSE_MS`] or
+    /// pressed, at most [`MAX_SETTLE_MS`]: a payload built in the middle of
+    /// a reach would show it cut off at its fastest, as a bot's that never
+    /// slows down.
+    pub async fn settle(&self) {
+        let start = now(&self.window);
+        loop {
+            let t = now(&self.window);
+            let idle = self.state.borrow().open_move().map_or(f64::INFINITY, |last| t - last);
+            if idle >= MOVEMENT_PAUSE_MS || t - start >= MAX_SETTLE_MS {
+                return;
+            }
+            crate::timer::sleep((MOVEMENT_PAUSE_MS - idle).clamp(16.0, MOVEMENT_PAUSE_MS) as i32).await;
+        }
     }
 
     /// What was observed so far, with the environment and the elapsed time.

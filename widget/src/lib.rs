@@ -604,6 +604,7 @@ impl Inner {
             Some(p) => p,
             None => self.prepare(true).await?,
         };
+        self.collector.settle().await;
         let req = ScoreRequest {
             session_id: prepared.init.session_id,
             pow: prepared.pow,

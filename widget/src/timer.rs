@@ -4,6 +4,17 @@
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
+/// Resolves after `ms` milliseconds (at once without a window).
+pub async fn sleep(ms: i32) {
+    let Some(window) = web_sys::window() else { return };
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).is_err() {
+            resolve.call0(&wasm_bindgen::JsValue::UNDEFINED).ok();
+        }
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.ok();
+}
+
 /// A pending `setTimeout`, cleared on drop.
 pub struct Timeout {
     id: i32,

@@ -168,6 +168,15 @@ impl Recorder {
         s.pointer.len() + s.keys.len() + s.clicks.len() + s.touch.len() + s.scroll.len()
     }
 
+    /// Time of the last pointer or touch move, if no press, release or
+    /// lift has closed the movement since.
+    pub fn open_move(&self) -> Option<f64> {
+        let s = &self.signals;
+        let pointer = s.pointer.last().filter(|p| p.k == PointerKind::Move).map(|p| p.t);
+        let touch = s.touch.last().filter(|p| p.k == TouchKind::Move).map(|p| p.t);
+        pointer.into_iter().chain(touch).reduce(f64::max)
+    }
+
     /// The payload so far, built at page time `elapsed_ms`, with a default
     /// [`Environment`] for the caller to fill.
     pub fn snapshot(&self, elapsed_ms: f64) -> Signals {
@@ -192,10 +201,18 @@ mod tests {
         r.pointer(40.0, PointerKind::Down, 53.0, 56.0);
         r.pointer(130.0, PointerKind::Up, 55.0, 56.0);
         r.pointer(150.0, PointerKind::Up, 55.0, 56.0); // a release without a press: no click
+        assert_eq!(r.open_move(), None, "a release closes the movement");
+        r.pointer(160.0, PointerKind::Move, 56.0, 57.0);
+        assert_eq!(r.open_move(), Some(160.0));
+        r.pointer(170.0, PointerKind::Down, 56.0, 57.0);
+        r.pointer(180.0, PointerKind::Up, 56.0, 57.0);
         let s = r.finish(200.0);
         let d: Vec<_> = s.pointer.iter().map(|p| (p.dx, p.dy)).collect();
-        assert_eq!(d, [(0.0, 0.0), (3.0, -4.0), (0.0, 0.0), (2.0, 0.0), (0.0, 0.0)]);
-        assert_eq!(s.clicks, [Click { t: 40.0, dwell: 90.0 }]);
+        assert_eq!(
+            d,
+            [(0.0, 0.0), (3.0, -4.0), (0.0, 0.0), (2.0, 0.0), (0.0, 0.0), (1.0, 1.0), (0.0, 0.0), (0.0, 0.0)]
+        );
+        assert_eq!(s.clicks, [Click { t: 40.0, dwell: 90.0 }, Click { t: 170.0, dwell: 10.0 }]);
         assert_eq!(s.first_interaction_ms, Some(10.0));
         assert_eq!((s.v, s.elapsed_ms), (VERSION, 200.0));
     }

@@ -22,6 +22,7 @@ import {
   tempDir,
   waitForEvent,
   widgetRendered,
+  TOKEN_CASE_THRESHOLD,
 } from '../harness.mjs';
 
 const CASE = import.meta.dirname;
@@ -81,7 +82,7 @@ test('npm pack -> Vite build -> the widget renders and its token passes /verify'
   assert.ok(assets.some((a) => a.endsWith('.wasm')), 'the wasm is an asset');
 
   site = await SiteServer.start(path.join(app, 'dist'));
-  const keys = await verifier.addSite(site.origin);
+  const keys = await verifier.addSite(site.origin, 'e2e', { threshold: TOKEN_CASE_THRESHOLD });
   const page = await open(browser);
   let workers = 0;
   page.on('worker', () => workers++);

@@ -19,6 +19,7 @@ import {
   widgetRendered,
   widgetState,
   startStack,
+  TOKEN_CASE_THRESHOLD,
 } from '../harness.mjs';
 
 const DIR = import.meta.dirname;
@@ -28,6 +29,7 @@ const TTL_SECS = 3;
 function stack(env = {}) {
   return startStack(DIR, {
     env,
+    threshold: TOKEN_CASE_THRESHOLD,
     siteOptions: (s) => ({
       routes: {
         'POST /api/signup': async (_req, rec) => {

@@ -23,6 +23,7 @@ import {
   widgetRendered,
   widgetState,
   startStack,
+  TOKEN_CASE_THRESHOLD,
 } from '../harness.mjs';
 
 /** Page loads per variant for the timing figures (`E2E_SAMPLES` for more). */
@@ -54,6 +55,7 @@ function csp(v) {
 before(async () => {
   requireWidget();
   ({ verifier, site, keys } = stack = await startStack(import.meta.dirname, {
+    threshold: TOKEN_CASE_THRESHOLD,
     siteOptions: (s) => ({ headers: () => ({ 'content-security-policy': csp(s.verifier.url) }) }),
   }));
   browser = await launch();

@@ -17,6 +17,7 @@ import {
   widgetRendered,
   widgetState,
   startStack,
+  TOKEN_CASE_THRESHOLD,
 } from '../harness.mjs';
 
 let verifier;
@@ -27,7 +28,7 @@ let stack;
 
 before(async () => {
   requireWidget();
-  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
+  ({ verifier, site, keys } = stack = await startStack(import.meta.dirname, { threshold: TOKEN_CASE_THRESHOLD }));
   browser = await launch();
 });
 
