@@ -6,7 +6,10 @@ ADDR ?= 127.0.0.1:8787
 DEMO_DB ?= .oculto/demo.db
 WASM_TARGET_DIR := target/wasm
 
-.PHONY: demo build widget test lint unit e2e wasm doc bench clean fit
+FUZZ_SECS ?= 60
+FUZZ_SMOKE_SECS ?= 3
+
+.PHONY: demo build widget test lint unit e2e wasm doc bench clean fit fuzz fuzz-smoke
 
 ## demo: build and start the verifier with the demo site on http://$(ADDR)/
 demo: build widget
@@ -23,14 +26,15 @@ build:
 widget:
 	scripts/build-widget.sh
 
-## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs, browser
-test: lint widget doc unit e2e
+## test: every test: formatting, lints, Rust unit and HTTP tests, wasm build, docs, fuzz smoke, browser
+test: lint widget doc unit fuzz-smoke e2e
 	@echo "make test: all passed"
 
 lint:
 	@scripts/deps.sh rust
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
 
 unit:
 	@scripts/deps.sh redis
@@ -42,6 +46,14 @@ e2e: widget
 	@scripts/deps.sh browser
 	cargo build -p oculto-verifier --bin oculto
 	OCULTO_BIN=target/debug/oculto node --test tests/e2e/
+
+## fuzz: every cargo-fuzz target for FUZZ_SECS seconds each (stable toolchain; see README, Fuzzing)
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECS)
+
+## fuzz-smoke: every fuzz target for a few seconds, from its seeds, unoptimized (part of `make test`)
+fuzz-smoke:
+	FUZZ_BUILD=dev FUZZ_FRESH=1 scripts/fuzz.sh $(FUZZ_SMOKE_SECS)
 
 ## wasm: check that the shared types and the widget build for wasm32-unknown-unknown
 wasm:
@@ -64,6 +76,7 @@ bench:
 
 clean:
 	cargo clean
+	rm -rf fuzz/target
 
 ## fit: re-fit the behaviour model into verifier/src/model.json (needs ../shared/data)
 fit:

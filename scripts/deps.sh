@@ -9,9 +9,13 @@
 #   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
 #   scripts/deps.sh audio    espeak-ng + sox (for scripts/make-audio-clips.sh)
 #   scripts/deps.sh redis    redis-server (the Redis store's tests start their own)
+#   scripts/deps.sh fuzz     cargo-fuzz (from crates.io) and a C++ compiler for libFuzzer
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*" >&2; }
+
+# Builds on the stable toolchain (1.95 here) with `--sanitizer none`.
+CARGO_FUZZ_VERSION=0.13.2
 
 apt_updated=0
 apt_install() {
@@ -76,5 +80,12 @@ case "${1:-}" in
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
   audio) command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox ;;
   redis) command -v redis-server >/dev/null || apt_install redis-server ;;
-  *) echo "usage: $0 rust|wasm|bench|browser|ocr|audio|redis" >&2; exit 2 ;;
+  fuzz)
+    command -v c++ >/dev/null || apt_install g++
+    # Cargo finds subcommands in ~/.cargo/bin even when it is not on PATH.
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+      log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+      env -u CARGO_TARGET_DIR cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" --quiet
+    fi ;;
+  *) echo "usage: $0 rust|wasm|bench|browser|ocr|audio|redis|fuzz" >&2; exit 2 ;;
 esac

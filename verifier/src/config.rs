@@ -12,6 +12,10 @@ use figment::Figment;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+/// The longest `issuer`, bytes. It goes into every verdict, which must stay
+/// within [`oculto_shared::token::MAX_TOKEN_LEN`].
+pub const MAX_ISSUER: usize = 255;
+
 /// All settings, validated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -241,6 +245,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if self.issuer.is_empty() || self.issuer.len() > MAX_ISSUER || self.issuer.chars().any(char::is_control) {
+            return Err(format!("issuer must be 1 to {MAX_ISSUER} bytes with no control characters"));
+        }
         if !(1..=100_000).contains(&self.recent_keep) {
             return Err("recent_keep must be between 1 and 100000".into());
         }
@@ -305,6 +312,18 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(Config::default().validate().is_ok());
+    }
+
+    /// Issue 6 (fuzzing): a long issuer made verdicts longer than any token
+    /// `/verify` accepts.
+    #[test]
+    fn issuer_is_bounded() {
+        let with = |issuer: String| Config { issuer, ..Config::default() }.validate();
+        assert!(with("https://captcha.example.com".into()).is_ok());
+        assert!(with("i".repeat(MAX_ISSUER)).is_ok());
+        assert!(with("i".repeat(MAX_ISSUER + 1)).unwrap_err().contains("issuer"));
+        assert!(with(String::new()).is_err());
+        assert!(with("oculto\n".into()).is_err());
     }
 
     /// The sample config documents every key with its default value.

@@ -334,3 +334,38 @@ pub(crate) async fn issue(state: &State, site_key: String, v: PendingVerdict) ->
     crate::metrics::verdict_issued(cls);
     Ok((token, exp))
 }
+
+#[cfg(test)]
+mod tests {
+    use oculto_shared::token::{self, MAX_TOKEN_LEN};
+    use oculto_shared::{SESSION_PREFIX, SITE_KEY_PREFIX};
+
+    use super::*;
+    use crate::config::MAX_ISSUER;
+    use crate::keys::{self, KeySet};
+    use crate::sites::MAX_HOST;
+
+    /// Issue 6 (fuzzing): every verdict the verifier can sign must be one
+    /// that `/verify` and `token::verify` accept. The longest one takes every
+    /// field at its bound, with the characters JSON escapes the longest.
+    #[test]
+    fn the_longest_verdict_fits_in_a_token() {
+        let keys = KeySet::from_records(&[keys::generate(1)], 300, 1).expect("an active key");
+        let claims = Verdict {
+            iss: "\"".repeat(MAX_ISSUER),
+            sub: format!("{SITE_KEY_PREFIX}{}", "k".repeat(64)),
+            jti: random::ordered_id(""),
+            sid: random::ordered_id(SESSION_PREFIX),
+            iat: u64::MAX - 1000,
+            exp: u64::MAX,
+            score: 100,
+            cls: Classification::Suspicious,
+            hostname: "h".repeat(MAX_HOST),
+            action: Some("a".repeat(MAX_ACTION)),
+            cdata: Some("\u{1}".repeat(MAX_CDATA)),
+        };
+        let t = keys.sign(&claims);
+        assert!(t.len() <= MAX_TOKEN_LEN, "{} bytes", t.len());
+        assert_eq!(token::verify(&t, &keys, u64::MAX - 1000), Ok(claims));
+    }
+}

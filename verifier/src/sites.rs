@@ -18,11 +18,17 @@ pub fn hash_api_key(api_key: &str) -> [u8; 32] {
     Sha256::digest(api_key.as_bytes()).into()
 }
 
+/// The longest host name: the longest DNS name (RFC 1035). The hostname
+/// goes into every verdict, which must stay within
+/// [`oculto_shared::token::MAX_TOKEN_LEN`].
+pub const MAX_HOST: usize = 253;
+
 /// `scheme://host[:port]` of a URL or origin, lowercased, default port
-/// dropped; `None` for anything that is not an http(s) origin.
+/// dropped; `None` for anything that is not an http(s) origin, or whose host
+/// is longer than [`MAX_HOST`].
 pub fn normalize_origin(s: &str) -> Option<String> {
     let u = url::Url::parse(s.trim()).ok()?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(|h| h.len() > MAX_HOST) {
         return None;
     }
     Some(u.origin().ascii_serialization())
@@ -162,5 +168,17 @@ mod tests {
         assert_eq!(normalize_origin("null"), None);
         assert_eq!(normalize_origin("file:///etc/passwd"), None);
         assert_eq!(hostname_of("https://example.com:8443"), "example.com");
+    }
+
+    /// Issue 6 (fuzzing): a test site key takes any Origin, and a 4000-byte
+    /// host made a verdict longer than any token `/verify` accepts.
+    #[test]
+    fn hosts_longer_than_a_dns_name_are_not_origins() {
+        let label = "a".repeat(63);
+        let longest = [&label[..], &label, &label, &label[..61]].join(".");
+        assert_eq!(longest.len(), MAX_HOST);
+        assert!(normalize_origin(&format!("https://{longest}")).is_some());
+        assert_eq!(normalize_origin(&format!("https://{longest}a")), None);
+        assert_eq!(normalize_origin(&format!("https://{}.example", "a".repeat(4000))), None);
     }
 }
