@@ -30,14 +30,14 @@ fn no_store(res: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpRes
 
 /// `POST /init`: opens a session with a proof of work challenge.
 async fn init(state: Data, req: HttpRequest, Input(body): Input<InitRequest>) -> Result<HttpResponse, ApiError> {
-    let flooded = state.limits.init(&client_ip(&req, &state.config.trusted_proxies))?;
+    let flooded = state.limits.init(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let res = session::open(&state, body, origin(&req), flooded).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(res))
 }
 
 /// `POST /score`: scores a session and answers with a verdict token.
 async fn score(state: Data, req: HttpRequest, Input(body): Input<ScoreRequest>) -> Result<HttpResponse, ApiError> {
-    state.limits.score(&client_ip(&req, &state.config.trusted_proxies))?;
+    state.limits.score(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let res = session::score(&state, body, origin(&req)).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(res))
 }
