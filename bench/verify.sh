@@ -97,7 +97,10 @@ port_of() { local v="PORT_${1//-/_}"; echo "${!v}"; }
 # $WORK/NAME.log), for pid_of and port_of.
 start() {
   local name=${1//-/_} store=$2 sync=${3:-normal} log="$WORK/$1.log" port= pid
-  OCULTO_SQLITE__SYNCHRONOUS=$sync "$OCULTO" serve --addr 127.0.0.1:0 --store "$store" >"$log" 2>&1 &
+  # Emptied here, not by the background job's redirection, which may come
+  # after the first read below (a restart would read the old port).
+  : >"$log"
+  OCULTO_SQLITE__SYNCHRONOUS=$sync "$OCULTO" serve --addr 127.0.0.1:0 --store "$store" >>"$log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   for _ in $(seq 300); do
@@ -232,7 +235,7 @@ recheck() {
   REPLAYED=0
   while read -r token; do
     code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-      --data "{\"api_key\":\"$API_KEY\",\"token\":\"$token\"}" "http://127.0.0.1:$port/verify")
+      --data "{\"api_key\":\"$API_KEY\",\"token\":\"$token\"}" "http://127.0.0.1:$port/verify" || true)
     CHECKED=$((CHECKED + 1))
     echo "$code $token" >>"$WORK/$name-recheck"
     [[ $code == 409 ]] && REPLAYED=$((REPLAYED + 1))

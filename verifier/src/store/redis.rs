@@ -285,10 +285,27 @@ return {0, over}
 "#,
 );
 
-/// The Redis backend: a connection that reconnects by itself.
+/// The Redis backend: on each thread that uses it, a connection that
+/// reconnects by itself.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// Tells this store's connections from other stores' in [`CONNECTIONS`].
+    id: u64,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
     recent_keep: u32,
+}
+
+thread_local! {
+    /// This thread's connection to each Redis store, by store id.
+    ///
+    /// One connection per thread rather than one per process: each HTTP
+    /// worker runs its own single-threaded runtime, and a connection shared
+    /// by all of them is driven by one task on one thread, so every command
+    /// would cross threads twice (there and back). That was about a tenth
+    /// of the verifier's time under load, mostly in context switches
+    /// (issue 6). A store dropped leaves its entries behind on the threads
+    /// that used it; a process opens one store for its life.
+    static CONNECTIONS: std::cell::RefCell<HashMap<u64, ConnectionManager>> = std::cell::RefCell::default();
 }
 
 impl RedisStore {
@@ -306,8 +323,24 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
-        Ok(Self { conn, recent_keep: options.recent_keep.max(1) })
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Self { id, client, config, recent_keep: options.recent_keep.max(1) })
+    }
+
+    /// This thread's connection, prepared on first use (it connects when a
+    /// command first needs it).
+    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        CONNECTIONS.with(|all| {
+            let mut all = all.borrow_mut();
+            if let Some(c) = all.get(&self.id) {
+                return Ok(c.clone());
+            }
+            let c = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+                .map_err(unavailable)?;
+            all.insert(self.id, c.clone());
+            Ok(c)
+        })
     }
 
     /// Runs `f` on the connection, for at most [`COMMAND_TIMEOUT`].
@@ -325,7 +358,7 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        match tokio::time::timeout(timeout, f(self.conn.clone())).await {
+        match tokio::time::timeout(timeout, f(self.conn()?)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(format!("redis: {e}"))),
             Err(_) => Err(unavailable(format!("redis did not answer within {} ms", timeout.as_millis()))),
