@@ -291,7 +291,8 @@ pub struct RedisStore {
     /// Tells this store's connections from other stores' in [`CONNECTIONS`].
     id: u64,
     client: redis::Client,
-    config: ConnectionManagerConfig,
+    /// Boxed: it is large, and the store enum holds this or a SQLite store.
+    config: Box<ConnectionManagerConfig>,
     recent_keep: u32,
 }
 
@@ -325,7 +326,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Self { id, client, config, recent_keep: options.recent_keep.max(1) })
+        Ok(Self { id, client, config: Box::new(config), recent_keep: options.recent_keep.max(1) })
     }
 
     /// This thread's connection, prepared on first use (it connects when a
@@ -336,7 +337,7 @@ impl RedisStore {
             if let Some(c) = all.get(&self.id) {
                 return Ok(c.clone());
             }
-            let c = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+            let c = ConnectionManager::new_lazy_with_config(self.client.clone(), (*self.config).clone())
                 .map_err(unavailable)?;
             all.insert(self.id, c.clone());
             Ok(c)
