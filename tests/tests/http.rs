@@ -841,7 +841,7 @@ fn integrity_check(v: &Verifier) -> String {
 /// nobody was told was accepted must have had a request cut.
 #[test]
 fn a_node_killed_under_load_and_restarted_accepts_no_token_twice() {
-    const TOKENS: usize = 600;
+    const TOKENS: usize = 400;
     let v = unlimited();
     let site = v.add_site(ORIGIN_A);
     let mut v = v.start();

@@ -292,7 +292,7 @@ fn oculto_verifier_fallback() -> Duration {
 /// again on the same port. A caller whose node is gone tries the other.
 #[test]
 fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
-    const TOKENS: usize = 600;
+    const TOKENS: usize = 400;
     let redis = RedisServer::start();
     let (mut a, b, site) = two_nodes(&redis, &[]);
     let tokens = mint_on_both(&a, &b, &site, TOKENS);
@@ -322,7 +322,7 @@ fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
 /// while it is away, right answers after, and no token accepted twice.
 #[test]
 fn redis_down_and_back_under_load_accepts_no_token_twice() {
-    const TOKENS: usize = 600;
+    const TOKENS: usize = 400;
     let mut redis = RedisServer::start_durable();
     let (a, b, site) = two_nodes(&redis, &[]);
     let tokens = mint_on_both(&a, &b, &site, TOKENS);
