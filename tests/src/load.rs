@@ -40,7 +40,7 @@ pub enum Answer {
     AlreadyVerified,
     /// Any other answer: status and the start of the body. Never expected.
     Other(u16, String),
-    /// Still no answer after [`GIVE_UP`].
+    /// Still no answer after 30 s of trying, or 90 s into the load.
     GaveUp,
 }
 
