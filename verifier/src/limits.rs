@@ -7,8 +7,8 @@
 //! store shares the allowance: 30 `/init` a minute from an address means 30
 //! across the whole cluster, not 30 per node.
 //!
-//! When Redis cannot count (down, stuck, over [`crate::store::redis`]'s
-//! short limiter timeout), a node falls back to its own in-memory limits for
+//! When Redis cannot count (down, stuck, or slower than the limiter's own
+//! short timeout, 0.5 s), a node falls back to its own in-memory limits for
 //! a second ([`FALLBACK`]) instead of answering 5xx or letting everything
 //! through: limits hold per node meanwhile, and the request goes on to the
 //! store, which answers 503 `store_unavailable` if Redis is really away.
