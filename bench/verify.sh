@@ -71,6 +71,7 @@ else
   OCULTO="${CARGO_TARGET_DIR:-$ROOT/target}/release/oculto"
 fi
 
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oculto-bench.XXXXXX")
 # Every process this script starts, by pid, killed on exit.
 PIDS=()
@@ -244,18 +245,23 @@ recheck() {
 }
 
 peak_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+# ticks PID...: CPU time (user + system) the processes have used, in clock ticks.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+CLK_TCK=$(getconf CLK_TCK)
 
 FAILED=0
 ROWS=()
 RATES=()
 MINTED_SECS=()
 
-# row RUN NODES OCULTO_KB REDIS_KB RESULT_LINES...: checks the wrk results of a run and
-# adds its row. Throughput adds up over the nodes' wrk processes; p50 is
-# their mean and p99 the worst of them.
+# row RUN NODES OCULTO_KB REDIS_KB OCULTO_TICKS REDIS_TICKS RESULT_LINES...:
+# checks the wrk results of a run and adds its row. Throughput adds up over
+# the nodes' wrk processes; p50 is their mean and p99 the worst of them. The
+# CPU time the verifiers and Redis used during the run, per verify, says
+# what each costs whatever else the machine was doing.
 row() {
-  local run=$1 nodes=$2 oculto_kb=$3 redis_kb=$4 requests=0 seconds=0 p50=0 p99=0 non200=0 errs=0 ran_out=0 r n=0
-  shift 4
+  local run=$1 nodes=$2 oculto_kb=$3 redis_kb=$4 oculto_t=$5 redis_t=$6 requests=0 seconds=0 p50=0 p99=0 non200=0 errs=0 ran_out=0 r n=0
+  shift 6
   for r in "$@"; do
     requests=$((requests + $(field requests "$r")))
     seconds=$(awk -v a="$seconds" -v b="$(field seconds "$r")" 'BEGIN { print (b > a ? b : a) }')
@@ -270,9 +276,12 @@ row() {
   rate=$(awk -v r="$requests" -v s="$seconds" 'BEGIN { printf "%.0f", r / s }')
   RATES+=("$run=$rate")
   ROWS+=("$(awk -v m="$run" -v nodes="$nodes" -v rate="$rate" -v p50="$((p50 / n))" -v p99="$p99" -v nn="$non200" \
-    -v e="$errs" -v o="$oculto_kb" -v rd="$redis_kb" -v c="$CHECKED" -v ok="$REPLAYED" 'BEGIN {
-      printf "%-13s %5d %11d %8.2f ms %8.2f ms %7d %6d %9.1f MB %9s %9s\n", m, nodes, rate, p50 / 1000, p99 / 1000,
-        nn, e, o / 1024, (rd == "" ? "-" : sprintf("%.1f MB", rd / 1024)), ok "/" c " 409"
+    -v e="$errs" -v o="$oculto_kb" -v rd="$redis_kb" -v c="$CHECKED" -v ok="$REPLAYED" -v ot="$oculto_t" \
+    -v rt="$redis_t" -v req="$requests" -v hz="$CLK_TCK" 'BEGIN {
+      cpu = sprintf("%d", ot * 1e6 / hz / req)
+      if (rt != "") cpu = cpu sprintf(" + %d", rt * 1e6 / hz / req)
+      printf "%-13s %5d %11d %8.2f ms %8.2f ms %7d %6d %9.1f MB %9s %14s %9s\n", m, nodes, rate, p50 / 1000,
+        p99 / 1000, nn, e, o / 1024, (rd == "" ? "-" : sprintf("%.1f MB", rd / 1024)), cpu " us", ok "/" c " 409"
     }')")
   if ((non200 > 0 || errs > 0)); then
     say "$run: $non200 non-200 answers and $errs socket errors or timeouts"
@@ -316,15 +325,17 @@ for RUN in $RUNS; do
   split_tokens sqlite "$THREADS" "$WORK/$RUN-tokens"
   start "$RUN" "sqlite://$DB" "$MODE"
   say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
+  T0=$(ticks "$(pid_of "$RUN")")
   wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
   wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
+  OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
   OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
   R=$(result_of "$WORK/$RUN-wrk.log")
   cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
   # Single use, durably: kill the verifier outright, start it again on the
   # same file and present a sample of the tokens it accepted.
   recheck "$RUN" "sqlite://$DB" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
-  row "$RUN" 1 "$OCULTO_KB" "" "$R"
+  row "$RUN" 1 "$OCULTO_KB" "" "$OCULTO_T" "" "$R"
 done
 
 # Redis: one snapshot, loaded by a fresh redis-server for each run.
@@ -346,14 +357,18 @@ for RUN in $RUNS; do
     split_tokens redis "$THREADS" "$WORK/$RUN-tokens"
     start "$RUN" "$STORE"
     say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
+    T0=$(ticks "$(pid_of "$RUN")")
+    R0=$(ticks "$REDIS_PID")
     wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
     wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
+    OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
+    REDIS_T=$(($(ticks "$REDIS_PID") - R0))
     OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
     REDIS_KB=$(peak_kb "$REDIS_PID")
     R=$(result_of "$WORK/$RUN-wrk.log")
     cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
     recheck "$RUN" "$STORE" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
-    row "$RUN" 1 "$OCULTO_KB" "$REDIS_KB" "$R"
+    row "$RUN" 1 "$OCULTO_KB" "$REDIS_KB" "$OCULTO_T" "$REDIS_T" "$R"
   else
     # Two nodes, each with its own wrk, half the threads and connections,
     # and its own half of the tokens (so no token goes to both).
@@ -367,12 +382,16 @@ for RUN in $RUNS; do
       start "$RUN-$N" "$STORE"
     done
     say "$RUN: two wrk -t$T2 -c$C2 -d$DURATION --latency POST /verify, one per node"
+    T0=$(ticks "$(pid_of "$RUN-a")" "$(pid_of "$RUN-b")")
+    R0=$(ticks "$REDIS_PID")
     wrk_verify "$(port_of "$RUN-a")" "$T2" "$C2" "$WORK/$RUN-tokens-a" "$WORK/$RUN-sent-a" "$WORK/$RUN-wrk-a.log"
     WA=$WRK_PID
     wrk_verify "$(port_of "$RUN-b")" "$T2" "$C2" "$WORK/$RUN-tokens-b" "$WORK/$RUN-sent-b" "$WORK/$RUN-wrk-b.log"
     WB=$WRK_PID
     wait "$WA" || { cat "$WORK/$RUN-wrk-a.log" >&2; die "wrk failed"; }
     wait "$WB" || { cat "$WORK/$RUN-wrk-b.log" >&2; die "wrk failed"; }
+    OCULTO_T=$(($(ticks "$(pid_of "$RUN-a")" "$(pid_of "$RUN-b")") - T0))
+    REDIS_T=$(($(ticks "$REDIS_PID") - R0))
     OCULTO_KB=$(($(peak_kb "$(pid_of "$RUN-a")") + $(peak_kb "$(pid_of "$RUN-b")")))
     REDIS_KB=$(peak_kb "$REDIS_PID")
     RA=$(result_of "$WORK/$RUN-wrk-a.log")
@@ -381,7 +400,7 @@ for RUN in $RUNS; do
     # Node A is killed; node B goes on, then both are stopped.
     recheck "$RUN-a" "$STORE" "$WORK/$RUN-sent-a" "$WORK/$RUN-tokens-a" "$T2" "$C2"
     stop "$(pid_of "$RUN-b")"
-    row "$RUN" 2 "$OCULTO_KB" "$REDIS_KB" "$RA" "$RB"
+    row "$RUN" 2 "$OCULTO_KB" "$REDIS_KB" "$OCULTO_T" "$REDIS_T" "$RA" "$RB"
   fi
   stop "$REDIS_PID"
 done
@@ -398,9 +417,11 @@ cat <<EOF
 
 /verify on loopback: wrk, $CONNECTIONS connections and $THREADS threads in all, $DURATION per run; each token
 (minted through /init + /score: ${MINTED_SECS[*]} s) verified at most once; $(nproc) cores, verifiers, Redis and wrk
-on the same machine. Peak RSS is VmHWM: the verifier (both nodes added up) and redis-server.
+on the same machine; load average (1 min) before the bench: $LOAD_START (the bench's own processes add about 3;
+more says that others were using the machine and the figures are low). Peak RSS is VmHWM: the verifier (both nodes added up) and redis-server. CPU is
+the CPU time the verifiers (+ Redis) used during the run, per verify.
 
-run           nodes  verifies/s        p50        p99 non-200 errors  oculto RSS  redis RSS  re-verify after kill -9
+run           nodes  verifies/s        p50        p99 non-200 errors  oculto RSS  redis RSS  CPU per verify  re-verify after kill -9
 $(printf '%s\n' "${ROWS[@]}")
 
 redis / sqlite (one node):      $(ratio redis sqlite)   (target >= 0.70)
