@@ -277,15 +277,14 @@ fn rate_limits_reached_through_one_node_hold_on_the_other() {
     }
     // The allowance spent before is still spent, on both nodes: the
     // limits' state lives in Redis, which kept it (append-only file).
-    thread::sleep(oculto_verifier_fallback());
+    thread::sleep(LIMITER_FALLBACK);
     init(&a).assert_error(429, "rate_limited");
     init(&b).assert_error(429, "rate_limited");
 }
 
-/// How long a node counts limits on its own after Redis failed.
-fn oculto_verifier_fallback() -> Duration {
-    Duration::from_millis(1100)
-}
+/// How long a node counts limits on its own after Redis failed to
+/// (`limits::FALLBACK`, 1 s), and a little more.
+const LIMITER_FALLBACK: Duration = Duration::from_millis(1100);
 
 /// Issue 6: a node killed (SIGKILL) while two nodes verify fresh tokens,
 /// each presented by three callers spread over both nodes, then started
