@@ -20,9 +20,14 @@
 //! - [`Scrape`] reads what `/metrics` answers, in Prometheus's text format.
 //! - [`redis::RedisServer`] is a throwaway `redis-server`, for the Redis
 //!   store's tests here and in the verifier's conformance suite.
+//! - [`load::verify_load`] verifies many tokens, each by several concurrent
+//!   callers spread over several nodes, and records every answer, for the
+//!   tests that kill things while it runs; [`load::race`] sends one token
+//!   to many callers at once.
 //!
 //! Every request goes to 127.0.0.1 only.
 
+pub mod load;
 pub mod redis;
 
 use std::collections::BTreeMap;
@@ -249,6 +254,26 @@ impl Call<'_> {
         self.run_with(ureq::SendBody::from_owned_reader(reader))
     }
 
+    /// [`Call::json`] that returns transport failures (refused, reset, cut
+    /// by a killed server) instead of panicking.
+    pub fn try_json(self, value: &impl Serialize) -> Result<Reply, String> {
+        let bytes = serde_json::to_vec(value).expect("test values serialize");
+        self.try_body("application/json", bytes)
+    }
+
+    /// [`Call::body`] that returns transport failures instead of panicking.
+    pub fn try_body(mut self, content_type: &str, bytes: impl Into<Vec<u8>>) -> Result<Reply, String> {
+        if !content_type.is_empty() {
+            self.headers.push(("Content-Type".into(), content_type.into()));
+        }
+        self.try_run_with(bytes.into())
+    }
+
+    /// [`Call::send`] that returns transport failures instead of panicking.
+    pub fn try_send(self) -> Result<Reply, String> {
+        self.try_run_with(())
+    }
+
     fn run(self, body: Option<Vec<u8>>) -> Reply {
         match body {
             None => self.run_with(()),
@@ -257,21 +282,25 @@ impl Call<'_> {
     }
 
     fn run_with(self, body: impl ureq::AsSendBody) -> Reply {
+        self.try_run_with(body).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_run_with(self, body: impl ureq::AsSendBody) -> Result<Reply, String> {
         let mut req = ureq::http::Request::builder().method(self.method).uri(&self.url);
         for (n, v) in &self.headers {
             req = req.header(n.as_str(), v.as_str());
         }
         let what = format!("{} {}", self.method, self.url);
         let res = self.client.agent.run(req.body(body).expect("a valid request"));
-        let mut res = res.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let mut res = res.map_err(|e| format!("{what}: {e}"))?;
         let status = res.status().as_u16();
         let headers = res
             .headers()
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let bytes = res.body_mut().read_to_vec().unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes }
+        let bytes = res.body_mut().read_to_vec().map_err(|e| format!("{what}: reading the body: {e}"))?;
+        Ok(Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes })
     }
 }
 
@@ -414,6 +443,8 @@ pub struct Verifier {
     env: Vec<(String, String)>,
     child: Option<Child>,
     base: Option<String>,
+    /// The address of the last run, for [`Verifier::restart_on_same_port`].
+    last_base: Option<String>,
     client: Client,
 }
 
@@ -429,7 +460,7 @@ impl Verifier {
     pub fn new() -> Self {
         let dir = fresh_dir("tests");
         let env = TEST_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Self { dir, store: None, env, child: None, base: None, client: Client::new() }
+        Self { dir, store: None, env, child: None, base: None, last_base: None, client: Client::new() }
     }
 
     /// Uses the store at `url` (e.g. a [`redis::RedisServer::url`]), given
@@ -500,11 +531,15 @@ impl Verifier {
     }
 
     fn spawn(&mut self) {
+        self.spawn_on("127.0.0.1:0");
+    }
+
+    fn spawn_on(&mut self, addr: &str) {
         assert!(self.child.is_none(), "the verifier is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
         let mut child = self
             .command()
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .args(self.store_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -540,7 +575,9 @@ impl Verifier {
             let _ = child.kill();
             let _ = child.wait();
         }
-        self.base = None;
+        if let Some(base) = self.base.take() {
+            self.last_base = Some(base);
+        }
     }
 
     /// Starts the verifier again on the same database (killing it first if
@@ -548,6 +585,37 @@ impl Verifier {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Starts the verifier again on the same database and the port of its
+    /// last run (killing it first if it runs), as a supervisor would restart
+    /// it behind a load balancer: clients keep their URLs.
+    pub fn restart_on_same_port(&mut self) {
+        let base = self.base.clone().or_else(|| self.last_base.clone()).expect("the verifier ran before");
+        let addr = base.trim_start_matches("http://").to_owned();
+        self.kill();
+        self.spawn_on(&addr);
+        assert_eq!(self.base.as_deref(), Some(base.as_str()), "restarted on another address");
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The process's resident memory (`VmRSS`) and its peak (`VmHWM`), in
+    /// KiB, from `/proc/PID/status`.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let pid = self.pid().expect("the verifier is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -706,11 +774,40 @@ impl Verifier {
     }
 
     /// `n` walks that share one pause: `n` sessions, then `n` verdicts.
+    /// Each page says it is as old as [`human_signals`] says plus the time
+    /// since its session was opened: on a busy machine the last of many
+    /// verdicts may come seconds after its session, and a page younger than
+    /// what the verifier saw is scored `impossible_timing`.
     pub fn walk_many(&self, site_key: &str, origin: &str, n: usize) -> Vec<String> {
-        let sessions: Vec<Session> = (0..n).map(|_| self.open(site_key, Some(origin))).collect();
+        let sessions: Vec<(Session, Instant)> =
+            (0..n).map(|_| (self.open(site_key, Some(origin)), Instant::now())).collect();
         std::thread::sleep(HUMAN_PAUSE);
-        let signals = human_signals();
-        sessions.iter().map(|s| self.finish(s, Pow::Solved, &signals)).collect()
+        let mut signals = human_signals();
+        let age = signals.elapsed_ms;
+        sessions
+            .iter()
+            .map(|(s, opened)| {
+                signals.elapsed_ms = age + opened.elapsed().as_secs_f64() * 1000.0;
+                self.finish(s, Pow::Solved, &signals)
+            })
+            .collect()
+    }
+
+    /// `n` verdict tokens of people on `origin`, made by [`Verifier::walk_many`]
+    /// in batches of 50 on 4 threads at once.
+    pub fn mint(&self, site_key: &str, origin: &str, n: usize) -> Vec<String> {
+        let batches: Vec<usize> = (0..n).step_by(50).map(|from| (n - from).min(50)).collect();
+        let mut tokens = Vec::with_capacity(n);
+        for wave in batches.chunks(4) {
+            std::thread::scope(|s| {
+                let running: Vec<_> =
+                    wave.iter().map(|&size| s.spawn(move || self.walk_many(site_key, origin, size))).collect();
+                for r in running {
+                    tokens.extend(r.join().expect("minting thread"));
+                }
+            });
+        }
+        tokens
     }
 
     /// `POST /verify` with a JSON body `{token, api_key}`.

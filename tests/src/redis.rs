@@ -4,7 +4,8 @@
 //!
 //! Each server listens on a free port of 127.0.0.1, keeps its files in a
 //! fresh temporary folder, never saves on its own (`--save ''`, no
-//! append-only file), and is killed on drop. Tests that take Redis away from
+//! append-only file) unless started with [`RedisServer::start_durable`],
+//! and is killed on drop. Tests that take Redis away from
 //! a verifier use [`RedisServer::kill`] and [`RedisServer::restart`] (a crash
 //! and a restart on the same port) or [`RedisServer::pause`] and
 //! [`RedisServer::resume`] (a server that stops answering).
@@ -36,12 +37,25 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    durable: bool,
 }
 
 impl RedisServer {
     /// Starts a server on a free port and waits until it answers `PING`.
     pub fn start() -> Self {
-        let mut server = Self { port: 0, dir: crate::fresh_dir("redis"), child: None };
+        Self::start_with(false)
+    }
+
+    /// [`RedisServer::start`] with an append-only file synced before each
+    /// reply (`appendonly yes`, `appendfsync always`), as the README asks of
+    /// production: a kill loses nothing a verifier was answered, and
+    /// [`RedisServer::restart`] loads it all back.
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
+        let mut server = Self { port: 0, dir: crate::fresh_dir("redis"), child: None, durable };
         // Another process may take the port between our probe and the
         // server's bind: try a few.
         for _ in 0..5 {
@@ -136,7 +150,12 @@ impl RedisServer {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
         let port = self.port.to_string();
         let child = Command::new(redis_server_bin())
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(if self.durable {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .args(["--dir".as_ref(), self.dir.as_os_str()])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

@@ -2,16 +2,22 @@
 //! `redis-server` and `oculto serve --store redis://...` processes, then
 //! checks single use, what `/verify` answers while Redis is away, that it
 //! recovers without a restart, and that nodes sharing one Redis share
-//! tokens and their single use.
+//! tokens, their single use, rate limits and signing keys, also under a
+//! concurrent load while a node or Redis is killed.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use oculto_shared::api::{routes, HealthResponse, VerifyResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use oculto_shared::api::{routes, HealthResponse, InitResponse, StatsSummary, VerifyResponse};
 use oculto_shared::token::Jwks;
+use oculto_tests::load::{race, verify_load, Load, LoadReport};
 use oculto_tests::redis::RedisServer;
-use oculto_tests::{Reply, Site, Verifier};
-use serde_json::json;
+use oculto_tests::{human_signals, Pow, Reply, Site, Verifier, HUMAN_PAUSE};
+use serde_json::{json, Value};
 
 const ORIGIN: &str = "http://a.test";
 
@@ -139,4 +145,318 @@ fn two_nodes_sharing_one_redis_share_tokens_and_single_use() {
     let after = a.walk(&site.site_key, ORIGIN);
     assert!(b.verify(&before, &site.api_key).parse::<VerifyResponse>().valid);
     assert!(b.verify(&after, &site.api_key).parse::<VerifyResponse>().valid);
+}
+
+/// Two verifiers on `redis`, started at once, and one site; rate limits out
+/// of the way of a test's volume unless `env` sets them.
+fn two_nodes(redis: &RedisServer, env: &[(&str, &str)]) -> (Verifier, Verifier, Site) {
+    let node = || {
+        let v = Verifier::new()
+            .store(&redis.url())
+            .env("OCULTO_RATE_LIMIT__INIT_PER_MIN", "1000000")
+            .env("OCULTO_RATE_LIMIT__SCORE_PER_MIN", "1000000")
+            .env("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "1000000");
+        env.iter().fold(v, |v, (k, val)| v.env(k, val))
+    };
+    let (a, b) = (node(), node());
+    let site = a.add_site(ORIGIN);
+    let (a, b) = thread::scope(|s| {
+        let a = s.spawn(|| a.start());
+        let b = s.spawn(|| b.start());
+        (a.join().expect("node A starts"), b.join().expect("node B starts"))
+    });
+    (a, b, site)
+}
+
+/// `n` tokens, half made on each node.
+fn mint_on_both(a: &Verifier, b: &Verifier, site: &Site, n: usize) -> Vec<String> {
+    let (ta, tb) = thread::scope(|s| {
+        let ta = s.spawn(|| a.mint(&site.site_key, ORIGIN, n / 2));
+        let tb = s.spawn(|| b.mint(&site.site_key, ORIGIN, n - n / 2));
+        (ta.join().expect("minting on A"), tb.join().expect("minting on B"))
+    });
+    // Interleaved, so that the load presents both nodes' tokens throughout.
+    let mut all = Vec::with_capacity(n);
+    for i in 0..ta.len().max(tb.len()) {
+        all.extend(ta.get(i).cloned());
+        all.extend(tb.get(i).cloned());
+    }
+    all
+}
+
+/// What must hold after a load during which something was killed: no
+/// unexpected answer, no token accepted twice, every token spent (each
+/// caller got 200 or 409), and a token nobody was told was accepted had a
+/// request cut or answered 503 (its spending request's answer was lost).
+/// Then every token answers 409 on each node, and /stats counts each token
+/// once.
+#[track_caller]
+fn assert_spent_once(report: &LoadReport, tokens: &[String], site: &Site, nodes: &[&Verifier]) {
+    assert!(report.unexpected().is_empty(), "unexpected answers: {:#?}", report.unexpected());
+    assert!(report.accepted_twice().is_empty(), "tokens accepted twice: {:?}", report.accepted_twice());
+    for i in report.never_accepted() {
+        let t = &report.tokens[i];
+        assert!(t.cut + t.unavailable > 0, "token {i} was spent, nobody was told 200, and no request failed: {t:?}");
+    }
+    for (i, t) in tokens.iter().enumerate().step_by(7) {
+        let node = nodes[i % nodes.len()];
+        let again = node.verify(t, &site.api_key);
+        assert_eq!(again.status, 409, "token {i} after the run: {}", again.body);
+    }
+    for node in nodes {
+        let summary: StatsSummary = node.stats(&site.api_key).parse();
+        assert_eq!(summary.distribution.total, tokens.len() as u64, "each token counted once");
+    }
+    assert_eq!(report.accepted() + report.never_accepted().len(), tokens.len());
+}
+
+/// Issue 6: 500 backends present one token at once, half to each node.
+#[test]
+fn five_hundred_concurrent_verifications_over_two_nodes_accept_exactly_one() {
+    const N: usize = 500;
+    let redis = RedisServer::start();
+    let (a, b, site) = two_nodes(&redis, &[]);
+    let token = a.walk(&site.site_key, ORIGIN);
+    race(&[a.url(""), b.url("")], &token, &site.api_key, N).assert_one_accepted();
+    for node in [&a, &b] {
+        let summary: StatsSummary = node.stats(&site.api_key).parse();
+        assert_eq!(summary.distribution.total, 1);
+    }
+}
+
+/// Issue 6: on Redis, the per-address and per-site limits are one allowance
+/// for every node; while Redis is away, a limited endpoint answers 503
+/// `store_unavailable` (never 500), and the shared limits are back with it.
+#[test]
+fn rate_limits_reached_through_one_node_hold_on_the_other() {
+    let mut redis = RedisServer::start_durable();
+    let limits = [
+        ("OCULTO_RATE_LIMIT__INIT_PER_MIN", "4"),
+        ("OCULTO_RATE_LIMIT__SCORE_PER_MIN", "2"),
+        ("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "2"),
+        ("OCULTO_RATE_LIMIT__SITE_SOFT_PER_MIN", "3"),
+        ("OCULTO_POW__DIFFICULTY", "4"),
+        ("OCULTO_POW__FLOOD_EXTRA", "6"),
+    ];
+    let (a, b, site) = two_nodes(&redis, &limits);
+    let init = |v: &Verifier| v.init(&site.site_key, Some(ORIGIN), None);
+    let difficulty = |r: &Reply| r.parse::<InitResponse>().challenge.difficulty;
+    // Two sessions through A, within the soft rate, then two through B: past
+    // the address's soft rate (+6 bits) counted with A's.
+    let opened: Vec<Reply> = vec![init(&a), init(&a), init(&b), init(&b)];
+    let bits: Vec<u8> = opened.iter().map(difficulty).collect();
+    assert_eq!(bits, [4, 4, 10, 10], "soft rate shared across nodes");
+    let limited = init(&b);
+    limited.assert_error(429, "rate_limited");
+    let wait: u64 = limited.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    assert!((1..=15).contains(&wait), "one /init every 15 s: Retry-After {wait}");
+    init(&a).assert_error(429, "rate_limited");
+
+    // /score: two through B, the third through A is refused.
+    let score = |v: &Verifier| v.post(routes::SCORE).header("Origin", ORIGIN).json(&json!({ "session_id": "co_none" }));
+    score(&b).assert_error(404, "session_not_found");
+    score(&b).assert_error(404, "session_not_found");
+    score(&a).assert_error(429, "rate_limited");
+
+    // From other addresses (a trusted proxy says who), the site's own soft
+    // rate is shared too: its fourth session of the minute, through
+    // either node, gets half the flood bits.
+    let proxied = Verifier::new()
+        .store(&redis.url())
+        .env("OCULTO_TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+        .env("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "100")
+        .env("OCULTO_RATE_LIMIT__SITE_SOFT_PER_MIN", "3")
+        .env("OCULTO_POW__DIFFICULTY", "4")
+        .env("OCULTO_POW__FLOOD_EXTRA", "6")
+        .start();
+    let from = |ip: &str| {
+        let r = proxied.post(routes::INIT).header("Origin", ORIGIN).header("X-Forwarded-For", ip);
+        difficulty(&r.json(&json!({ "site_key": site.site_key })))
+    };
+    assert_eq!(from("203.0.113.1"), 4 + 3, "A and B opened four sessions of the site already");
+
+    // Redis away: the limiter counts on the node, the store answers 503.
+    redis.kill();
+    let started = Instant::now();
+    init(&b).assert_error(503, "store_unavailable");
+    score(&a).assert_error(503, "store_unavailable");
+    assert!(started.elapsed() < BOUNDED * 2, "answered after {:?}", started.elapsed());
+    redis.restart();
+    for v in [&a, &b] {
+        v.wait_until("/health is ok again", || health(v).status == 200);
+    }
+    // The allowance spent before is still spent, on both nodes: the
+    // limits' state lives in Redis, which kept it (append-only file).
+    thread::sleep(LIMITER_FALLBACK);
+    init(&a).assert_error(429, "rate_limited");
+    init(&b).assert_error(429, "rate_limited");
+}
+
+/// How long a node counts limits on its own after Redis failed to
+/// (`limits::FALLBACK`, 1 s), and a little more.
+const LIMITER_FALLBACK: Duration = Duration::from_millis(1100);
+
+/// Issue 6: a node killed (SIGKILL) while two nodes verify fresh tokens,
+/// each presented by three callers spread over both nodes, then started
+/// again on the same port. A caller whose node is gone tries the other.
+#[test]
+fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
+    const TOKENS: usize = 400;
+    let redis = RedisServer::start();
+    let (mut a, b, site) = two_nodes(&redis, &[]);
+    let tokens = mint_on_both(&a, &b, &site, TOKENS);
+    let done = AtomicUsize::new(0);
+    let load =
+        Load { nodes: vec![a.url(""), b.url("")], api_key: &site.api_key, tokens: &tokens, callers: 3, groups: 8 };
+    let (report, at_kill) = thread::scope(|s| {
+        let running = s.spawn(|| verify_load(&load, &done));
+        while done.load(Ordering::Relaxed) < TOKENS / 3 {
+            assert!(!running.is_finished(), "the load ended before the kill");
+            thread::sleep(Duration::from_millis(2));
+        }
+        let at_kill = done.load(Ordering::Relaxed);
+        a.kill();
+        thread::sleep(Duration::from_millis(300));
+        a.restart_on_same_port();
+        (running.join().expect("the load runs"), at_kill)
+    });
+    eprintln!("node A killed after {at_kill} tokens; {}", report.summary());
+    assert!(at_kill < TOKENS, "the kill landed during the load");
+    assert!(report.cut() > 0, "no request was refused or cut: the kill missed the load");
+    assert_spent_once(&report, &tokens, &site, &[&a, &b]);
+}
+
+/// Issue 6: Redis killed (SIGKILL) during a load of verifications on two
+/// nodes, and started again 1.5 s later from its append-only file: 503s
+/// while it is away, right answers after, and no token accepted twice.
+#[test]
+fn redis_down_and_back_under_load_accepts_no_token_twice() {
+    const TOKENS: usize = 400;
+    let mut redis = RedisServer::start_durable();
+    let (a, b, site) = two_nodes(&redis, &[]);
+    let tokens = mint_on_both(&a, &b, &site, TOKENS);
+    let done = AtomicUsize::new(0);
+    let load =
+        Load { nodes: vec![a.url(""), b.url("")], api_key: &site.api_key, tokens: &tokens, callers: 3, groups: 8 };
+    let (report, at_kill, at_restart) = thread::scope(|s| {
+        let running = s.spawn(|| verify_load(&load, &done));
+        while done.load(Ordering::Relaxed) < TOKENS / 4 {
+            assert!(!running.is_finished(), "the load ended before Redis was killed");
+            thread::sleep(Duration::from_millis(2));
+        }
+        let at_kill = done.load(Ordering::Relaxed);
+        redis.kill();
+        thread::sleep(Duration::from_millis(1500));
+        let at_restart = done.load(Ordering::Relaxed);
+        redis.restart();
+        (running.join().expect("the load runs"), at_kill, at_restart)
+    });
+    eprintln!("Redis down from token {at_kill} to {at_restart}; {}", report.summary());
+    assert!(report.unavailable() > 0, "no 503 while Redis was away");
+    assert!(at_restart < TOKENS, "the load went on after Redis came back");
+    assert_spent_once(&report, &tokens, &site, &[&a, &b]);
+    // Tokens finished after Redis came back were answered without a 503.
+    let after: Vec<usize> = (at_restart + 40..TOKENS).filter(|&i| report.tokens[i].unavailable > 0).collect();
+    assert!(after.len() < 20, "503s long after Redis was back: tokens {after:?}");
+}
+
+fn kid_of(token: &str) -> String {
+    let header = token.split('.').next().expect("a header");
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON");
+    header["kid"].as_str().expect("a kid").to_owned()
+}
+
+/// Issue 6: `oculto keys rotate` while two nodes serve a steady stream of
+/// walks, each token verified on the other node than the one that signed
+/// it. Every node publishes the new key before any signs with it, so no
+/// token is ever refused; tokens signed with the old key verify on both
+/// nodes until they expire; once the new key's time has come, both nodes
+/// sign with it.
+#[test]
+fn keys_rotated_while_two_nodes_serve_refuse_no_token() {
+    const TTL_SECS: u64 = 20;
+    let redis = RedisServer::start();
+    let (a, b, site) = two_nodes(&redis, &[("OCULTO_TOKEN_TTL_SECS", "20")]);
+    let old_kid = kid_of(&a.walk(&site.site_key, ORIGIN));
+    let old_tokens = mint_on_both(&a, &b, &site, 40);
+    let old_made = Instant::now();
+    assert!(old_tokens.iter().all(|t| kid_of(t) == old_kid));
+
+    let stop = AtomicBool::new(false);
+    let warm = AtomicUsize::new(0);
+    let nodes = [&a, &b];
+    let (out, seen) = thread::scope(|s| {
+        let streams: Vec<_> = (0..4)
+            .map(|n| {
+                let (stop, warm, site) = (&stop, &warm, &site);
+                s.spawn(move || {
+                    let (signer, checker) = (nodes[n % 2], nodes[(n + 1) % 2]);
+                    let mut seen: Vec<(usize, String)> = Vec::new();
+                    let mut refused = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        // Each verdict is checked on the other node the
+                        // moment it is made.
+                        let sessions: Vec<_> = (0..5).map(|_| signer.open(&site.site_key, Some(ORIGIN))).collect();
+                        thread::sleep(HUMAN_PAUSE);
+                        for session in &sessions {
+                            let t = signer.finish(session, Pow::Solved, &human_signals());
+                            let r = checker.verify(&t, &site.api_key);
+                            if r.status != 200 || r.json()["valid"] != true {
+                                refused.push(format!("{} {}", r.status, r.body));
+                            }
+                            seen.push((n % 2, kid_of(&t)));
+                        }
+                        if seen.len() == sessions.len() {
+                            warm.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    (refused, seen)
+                })
+            })
+            .collect();
+        a.wait_until("every stream has verified a batch", || warm.load(Ordering::Relaxed) == streams.len());
+        let out = a.oculto(&["keys", "rotate"]);
+        // Until both nodes sign with the new key, and a little after.
+        let rotated = Instant::now();
+        let new_kid = out.split_whitespace().nth(3).expect("a kid").trim_end_matches(';').to_owned();
+        for v in nodes {
+            v.wait_until("the new key signs", || kid_of(&v.walk(&site.site_key, ORIGIN)) == new_kid);
+        }
+        thread::sleep(Duration::from_millis(1500));
+        stop.store(true, Ordering::Relaxed);
+        let results: Vec<_> = streams.into_iter().map(|h| h.join().expect("stream")).collect();
+        eprintln!("both nodes signed with the new key {:.1} s after the rotation", rotated.elapsed().as_secs_f64());
+        let refused: Vec<String> = results.iter().flat_map(|(r, _)| r.clone()).collect();
+        assert!(refused.is_empty(), "tokens refused during the rotation: {refused:#?}");
+        (new_kid, results.into_iter().map(|(_, seen)| seen).collect::<Vec<_>>())
+    });
+    let new_kid = out;
+    assert_ne!(new_kid, old_kid);
+    // Each stream saw its node go from the old key to the new one once,
+    // never back.
+    for stream in &seen {
+        let node = stream[0].0;
+        let kids: Vec<&str> = stream.iter().map(|(_, k)| k.as_str()).collect();
+        let switched = kids.iter().position(|k| *k == new_kid).expect("the node signed with the new key");
+        assert!(kids[..switched].iter().all(|k| *k == old_kid), "node {node}: {kids:?}");
+        assert!(kids[switched..].iter().all(|k| *k == new_kid), "node {node} went back to the old key: {kids:?}");
+        assert!(switched > 0, "node {node} signed with the new key before the load saw the old one");
+    }
+    for v in nodes {
+        let kids: BTreeSet<String> = jwks(v).keys.into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids, BTreeSet::from([old_kid.clone(), new_kid.clone()]), "both keys published");
+    }
+
+    // Old tokens verify on either node after the rotation, until they expire.
+    let (now, later) = old_tokens.split_at(old_tokens.len() / 2);
+    assert!(old_made.elapsed() < Duration::from_secs(TTL_SECS - 1), "the old tokens outlived their check");
+    for (i, t) in now.iter().enumerate() {
+        let answer: VerifyResponse = nodes[i % 2].verify(t, &site.api_key).parse();
+        assert!(answer.valid, "an old-key token after the rotation: {answer:?}");
+    }
+    thread::sleep(Duration::from_secs(TTL_SECS + 1).saturating_sub(old_made.elapsed()));
+    for (i, t) in later.iter().enumerate() {
+        let msg = nodes[i % 2].verify(t, &site.api_key).assert_error(400, "invalid_token");
+        assert!(msg.contains("expired"), "{msg}");
+    }
 }

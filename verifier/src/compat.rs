@@ -105,7 +105,7 @@ pub(crate) async fn captchetat(
     req: HttpRequest,
     q: web::Query<CaptchetatQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.captchetat(&client_ip(&req, &state.config.trusted_proxies))?;
+    state.limits.captchetat(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let (spec, lang) = captchetat_type(q.c.as_deref())?;
     match q.get.as_deref() {
         Some("image") => {
@@ -149,7 +149,7 @@ pub(crate) async fn captchetat_validate(
     req: HttpRequest,
     Input(body): Input<CaptchetatValidate>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.captchetat(&client_ip(&req, &state.config.trusted_proxies))?;
+    state.limits.captchetat(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let uuid = body.uuid.filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("uuid is required"))?;
     let code = body.code.ok_or_else(|| ApiError::bad_request("code is required"))?;
     let outcome = captcha::answer(&state, &uuid, &code, |c| c.site_key.is_none()).await?;
@@ -269,7 +269,7 @@ pub(crate) async fn generate(
     if !matches!(kind, "image" | "math") {
         return Err(Detail::new(StatusCode::BAD_REQUEST, "type must be image or math"));
     }
-    state.limits.generate(&site_key).map_err(rate_limited)?;
+    state.limits.generate(&state.store, &site_key).await.map_err(rate_limited)?;
     let ttl = state.config.challenge.ttl_secs;
     let res = if kind == "math" {
         let (record, question) = captcha::make_math(&state, site_key).await?;
@@ -322,7 +322,7 @@ pub(crate) async fn validate(
     let id = id.ok_or_else(|| Detail::new(StatusCode::BAD_REQUEST, "captcha_id is required"))?;
     let input = body.user_input.ok_or_else(|| Detail::new(StatusCode::BAD_REQUEST, "user_input is required"))?;
     // Every attempt counts, failed ones included.
-    state.limits.validate(&site_key).map_err(rate_limited)?;
+    state.limits.validate(&state.store, &site_key).await.map_err(rate_limited)?;
     let outcome = captcha::answer(&state, &id, &input, |c| c.site_key.as_deref() == Some(&site_key)).await?;
     let res = match outcome {
         Answered::Checked { right: true, .. } => {
@@ -369,7 +369,7 @@ pub(crate) async fn step_up_audio(
     id: web::Path<String>,
     q: web::Query<LangQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.captchetat(&client_ip(&req, &state.config.trusted_proxies))?;
+    state.limits.captchetat(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let lang = match q.lang.as_deref() {
         None => None,
         Some(l) => Some(Lang::parse(l).ok_or_else(|| ApiError::bad_request("lang must be en or fr"))?),

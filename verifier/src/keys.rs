@@ -5,6 +5,12 @@
 //! can read), so every process and every node sees the same ones. The first
 //! start creates one; `oculto keys rotate` adds a new one and retires the
 //! old, which stays published for one token lifetime plus a margin.
+//!
+//! A rotated key starts signing [`ROTATION_DELAY_SECS`] after it is stored
+//! (its `created_at`), and the old key is retired at that same moment. Every
+//! node reloads its keys each second, so every node accepts and publishes the
+//! new key before any node signs with it: a token signed on one node never
+//! meets a node that does not know its key yet.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +24,11 @@ use crate::store::{KeyRecord, Store, StoreError};
 /// How long after retirement a key is still published and accepted, beyond
 /// the token lifetime: clock skew and caches.
 const RETIRED_MARGIN_SECS: u64 = 120;
+
+/// How long `oculto keys rotate` publishes a new key before it signs, by
+/// default: nodes reload keys every second, and their clocks may differ a
+/// little.
+pub const ROTATION_DELAY_SECS: u64 = 5;
 
 /// One snapshot of the keys.
 pub struct KeySet {
@@ -35,9 +46,12 @@ impl KeySource for KeySet {
 
 impl KeySet {
     /// Builds a snapshot from stored keys (newest first); `None` if none is
-    /// active.
+    /// active. The newest key whose time has come (made at or before `now`,
+    /// not retired by then) signs; a key made for later is only published
+    /// and accepted until then.
     pub fn from_records(records: &[KeyRecord], token_ttl: u64, now: u64) -> Option<Self> {
-        let active = records.iter().find(|k| k.retired_at.is_none())?;
+        let signs_now = |k: &&KeyRecord| k.created_at <= now && k.retired_at.is_none_or(|r| r > now);
+        let active = records.iter().find(signs_now).or_else(|| records.iter().find(|k| k.retired_at.is_none()))?;
         let signing = SigningKey::from_bytes(&active.secret);
         let mut accepted = HashMap::new();
         let mut jwks = Jwks::default();
@@ -68,7 +82,8 @@ impl KeySet {
     }
 }
 
-/// A fresh key record, from the operating system's randomness.
+/// A fresh key record, from the operating system's randomness, that signs
+/// from `now` on.
 pub fn generate(now: u64) -> KeyRecord {
     let secret: [u8; 32] = crate::random::bytes();
     let kid = token::thumbprint(&SigningKey::from_bytes(&secret).verifying_key());
@@ -194,6 +209,28 @@ mod tests {
     use ed25519_dalek::Signer as _;
 
     use super::*;
+
+    /// Issue 6: a rotated key is published and accepted before it signs, so
+    /// that every node knows it before any node uses it.
+    #[test]
+    fn a_rotated_key_signs_only_from_its_time() {
+        let old = KeyRecord { kid: "old".into(), secret: [1; 32], created_at: 100, retired_at: Some(205) };
+        let new = KeyRecord { kid: "new".into(), secret: [2; 32], created_at: 205, retired_at: None };
+        let records = [new.clone(), old.clone()];
+        let kid = |k: &KeyRecord| token::thumbprint(&SigningKey::from_bytes(&k.secret).verifying_key());
+        let before = KeySet::from_records(&records, 300, 200).unwrap();
+        assert_eq!(before.kid(), kid(&old), "the old key signs until the new one's time");
+        assert_eq!(before.jwks().keys.len(), 2, "the new key is published at once");
+        assert!(before.key(&kid(&new)).is_some(), "and accepted at once");
+        let after = KeySet::from_records(&records, 300, 205).unwrap();
+        assert_eq!(after.kid(), kid(&new));
+        assert!(after.key(&kid(&old)).is_some(), "old tokens stay good");
+        let later = KeySet::from_records(&records, 300, 205 + 300 + RETIRED_MARGIN_SECS).unwrap();
+        assert!(later.key(&kid(&old)).is_none(), "until they have all expired");
+        // A clock behind the rotation's: the newest key that is not retired.
+        let skewed = KeySet::from_records(std::slice::from_ref(&new), 300, 0).unwrap();
+        assert_eq!(skewed.kid(), kid(&new));
+    }
 
     #[tokio::test]
     async fn a_bad_signature_fails_alone_in_its_batch() {

@@ -72,7 +72,7 @@ pub struct State {
     pub keys: KeyRing,
     /// The registered sites.
     pub sites: SiteCache,
-    /// Per-address limits.
+    /// Request limits (counted in the store when it is shared).
     pub limits: Limits,
     /// The demo site, in demo mode.
     pub demo: Option<demo::DemoSite>,

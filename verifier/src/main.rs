@@ -121,7 +121,14 @@ enum ChallengeCommand {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Make a new signing key; the old one stays published until its tokens expire.
-    Rotate,
+    Rotate {
+        /// Seconds the new key is published and accepted by every node
+        /// before it signs (and the old one stops signing). 0 switches at
+        /// once: nodes that have not reloaded their keys yet (up to a
+        /// second) refuse tokens signed with the new key.
+        #[arg(long, default_value_t = keys::ROTATION_DELAY_SECS)]
+        delay: u64,
+    },
 }
 
 #[derive(Serialize)]
@@ -174,16 +181,20 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => rt.block_on(oculto_verifier::serve(config)),
         Command::Site { command } => rt.block_on(site(config, command)),
-        Command::Keys { command: KeysCommand::Rotate } => rt.block_on(async {
+        Command::Keys { command: KeysCommand::Rotate { delay } } => rt.block_on(async {
             let store = open(&config)?;
-            let k = keys::generate(clock::now_secs());
-            store.rotate_key(k.clone(), clock::now_secs()).await?;
+            let delay = delay.min(3600);
+            let from = clock::now_secs() + delay;
+            let k = keys::generate(from);
+            store.rotate_key(k.clone(), from).await?;
             println!(
-                "new signing key {}; the previous one stays published for {} s",
+                "new signing key {}; it signs from {} (in {delay} s), and the previous one stays published for {} s \
+                 after that",
                 k.kid,
+                clock::rfc3339(from),
                 config.token_ttl_secs + 120
             );
-            println!("running verifiers pick it up within a second");
+            println!("running verifiers publish and accept it within a second");
             Ok(())
         }),
         Command::Pow { .. } | Command::Challenge { .. } | Command::Eval(_) => Ok(()),

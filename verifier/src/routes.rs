@@ -52,7 +52,7 @@ pub(crate) async fn init(
     req: HttpRequest,
     Input(body): Input<InitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let flooded = state.limits.init(&client_ip(&req, &state.config.trusted_proxies))?;
+    let flooded = state.limits.init(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let res = session::open(&state, body, origin(&req), flooded).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(res))
 }
@@ -81,7 +81,7 @@ pub(crate) async fn score(
     req: HttpRequest,
     Input(body): Input<ScoreRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.limits.score(&client_ip(&req, &state.config.trusted_proxies))?;
+    state.limits.score(&state.store, &client_ip(&req, &state.config.trusted_proxies)).await?;
     let res = session::score(&state, body, origin(&req)).await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(res))
 }

@@ -102,7 +102,7 @@ pub async fn open(
     let difficulty = if test_keys::site(site_key).is_some() {
         1
     } else {
-        let site_extra = if state.limits.site_flooded(site_key) { pow.flood_extra / 2 } else { 0 };
+        let site_extra = if state.limits.site_flooded(&state.store, site_key).await? { pow.flood_extra / 2 } else { 0 };
         let ip_extra = if flooded { pow.flood_extra } else { 0 };
         pow.difficulty + ip_extra.max(site_extra)
     };

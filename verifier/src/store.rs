@@ -237,6 +237,30 @@ pub enum Counter {
     Score,
 }
 
+/// One rate limit to count a request against in a shared store (GCRA):
+/// `n` requests at once, then one more every `period / n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateCheck {
+    /// What is counted, and for whom: `init:192.0.2.1`, `site:site_...`.
+    pub key: String,
+    /// Requests allowed per period.
+    pub n: u32,
+    /// The period.
+    pub period: std::time::Duration,
+    /// Whether going over refuses the request (and stops the count there)
+    /// rather than only being reported.
+    pub hard: bool,
+}
+
+/// What a shared store answered for a list of [`RateCheck`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rated {
+    /// A hard limit refused: how long until it lets a request through.
+    pub refused: Option<std::time::Duration>,
+    /// For each check counted, whether it is past its rate.
+    pub over: Vec<bool>,
+}
+
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -394,6 +418,26 @@ impl Store {
     /// Removes a challenge and returns it; each challenge is taken once.
     pub async fn take_challenge(&self, id: &str) -> Result<Option<ChallengeRecord>, StoreError> {
         each!(self, "take_challenge", s => s.take_challenge(id.to_owned()).await)
+    }
+
+    /// Whether rate limits are counted in the store, shared by every node
+    /// (Redis), rather than in each process (SQLite).
+    pub fn shares_limits(&self) -> bool {
+        self.architecture() != "sqlite"
+    }
+
+    /// Counts a request against `checks` in order, in one step; `None` when
+    /// the store does not keep rate limits (SQLite: each process counts its
+    /// own).
+    pub async fn rate(&self, checks: Vec<RateCheck>) -> Result<Option<Rated>, StoreError> {
+        match self {
+            Store::Sqlite(_) => {
+                drop(checks);
+                Ok(None)
+            }
+            #[cfg(feature = "redis")]
+            Store::Redis(s) => s.rate(checks).await.map(Some),
+        }
     }
 
     /// Deletes expired sessions, token ids and challenges; returns how many.

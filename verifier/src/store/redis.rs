@@ -19,6 +19,7 @@
 //! | `months:{site_key}` | set | the months a site has counters for |
 //! | `recent:{site_key}` | list | newest verifications first, capped at `recent_keep` |
 //! | `challenge:{id}` | string | a challenge as JSON |
+//! | `rate:{limit}:{who}` | string | a rate limit's theoretical arrival time (GCRA), µs on Redis's clock |
 //!
 //! Every step that the SQLite store does in one transaction is one Lua
 //! script or one command here (`SET NX` for a spent token, `GETDEL` for a
@@ -43,12 +44,16 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 
 use super::{
-    average, year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, SessionRecord, SiteRecord,
-    StepUpPolicy, StoreError, StoreOptions, VerdictRecord,
+    average, year_month, ChallengeRecord, ClaimError, Consumed, Consumption, KeyRecord, RateCheck, Rated,
+    SessionRecord, SiteRecord, StepUpPolicy, StoreError, StoreOptions, VerdictRecord,
 };
 
 /// Longest wait for one store call, reconnecting included.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest wait for counting rate limits: past it, the node counts on its
+/// own for a moment (`limits::FALLBACK`) rather than hold requests up.
+pub const RATE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long a spent token id is kept after the token's expiry: clock skew
 /// between nodes (the SQLite store keeps the same margin).
@@ -249,10 +254,59 @@ return {0, reasons}
 "#,
 );
 
-/// The Redis backend: a connection that reconnects by itself.
+/// KEYS: one per limit; ARGV: for each, its emission interval (µs, may have
+/// a fraction), its burst, and 1 if it is hard. GCRA on Redis's clock, so
+/// that nodes whose clocks disagree still share one allowance: a request is
+/// let through when its theoretical arrival time, less the burst's worth of
+/// intervals, is not in the future. Counts in order; a hard limit that
+/// refuses stops there. {0, {over...}} (1 for each limit past its rate), or
+/// {µs to wait, {...}} when a hard limit refused.
+static RATE: Lua = Lua::new(
+    r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local over = {}
+for i, k in ipairs(KEYS) do
+  local interval = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local tat = tonumber(redis.call('GET', k) or '') or now
+  if tat < now then tat = now end
+  local allow_at = tat + interval - burst * interval
+  if allow_at > now then
+    if ARGV[3 * i] == '1' then return {math.max(1, math.ceil(allow_at - now)), over} end
+    over[i] = 1
+  else
+    over[i] = 0
+    local next_tat = tat + interval
+    redis.call('SET', k, string.format('%.0f', next_tat), 'PX', math.max(1, math.ceil((next_tat - now) / 1000)))
+  end
+end
+return {0, over}
+"#,
+);
+
+/// The Redis backend: on each thread that uses it, a connection that
+/// reconnects by itself.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    /// Tells this store's connections from other stores' in [`CONNECTIONS`].
+    id: u64,
+    client: redis::Client,
+    /// Boxed: it is large, and the store enum holds this or a SQLite store.
+    config: Box<ConnectionManagerConfig>,
     recent_keep: u32,
+}
+
+thread_local! {
+    /// This thread's connection to each Redis store, by store id.
+    ///
+    /// One connection per thread rather than one per process: each HTTP
+    /// worker runs its own single-threaded runtime, and a connection shared
+    /// by all of them is driven by one task on one thread, so every command
+    /// would cross threads twice (there and back). That was about a tenth
+    /// of the verifier's time under load, mostly in context switches
+    /// (issue 6). A store dropped leaves its entries behind on the threads
+    /// that used it; a process opens one store for its life.
+    static CONNECTIONS: std::cell::RefCell<HashMap<u64, ConnectionManager>> = std::cell::RefCell::default();
 }
 
 impl RedisStore {
@@ -270,8 +324,24 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
-        Ok(Self { conn, recent_keep: options.recent_keep.max(1) })
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Self { id, client, config: Box::new(config), recent_keep: options.recent_keep.max(1) })
+    }
+
+    /// This thread's connection, prepared on first use (it connects when a
+    /// command first needs it).
+    fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        CONNECTIONS.with(|all| {
+            let mut all = all.borrow_mut();
+            if let Some(c) = all.get(&self.id) {
+                return Ok(c.clone());
+            }
+            let c = ConnectionManager::new_lazy_with_config(self.client.clone(), (*self.config).clone())
+                .map_err(unavailable)?;
+            all.insert(self.id, c.clone());
+            Ok(c)
+        })
     }
 
     /// Runs `f` on the connection, for at most [`COMMAND_TIMEOUT`].
@@ -280,10 +350,19 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        match tokio::time::timeout(COMMAND_TIMEOUT, f(self.conn.clone())).await {
+        self.call_within(COMMAND_TIMEOUT, f).await
+    }
+
+    /// Runs `f` on the connection, for at most `timeout`.
+    async fn call_within<T, F, Fut>(&self, timeout: Duration, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        match tokio::time::timeout(timeout, f(self.conn()?)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(format!("redis: {e}"))),
-            Err(_) => Err(unavailable(format!("redis did not answer within {} s", COMMAND_TIMEOUT.as_secs()))),
+            Err(_) => Err(unavailable(format!("redis did not answer within {} ms", timeout.as_millis()))),
         }
     }
 
@@ -528,6 +607,26 @@ impl RedisStore {
             .call(|mut c| async move { redis::cmd(command).arg(key(&["challenge", &id])).query_async(&mut c).await })
             .await?;
         body.map(|b| serde_json::from_str(&b).map_err(|e| unavailable(format!("stored challenge: {e}")))).transpose()
+    }
+
+    /// Counts a request against rate limits shared by every node, in one
+    /// script, waiting at most [`RATE_TIMEOUT`].
+    pub(crate) async fn rate(&self, checks: Vec<RateCheck>) -> Result<Rated, StoreError> {
+        let (wait_us, over): (u64, Vec<u8>) = self
+            .call_within(RATE_TIMEOUT, |mut c| async move {
+                let mut inv = RATE.get().prepare_invoke();
+                for check in &checks {
+                    let interval_us = check.period.as_micros() as f64 / f64::from(check.n.max(1));
+                    inv.key(key(&["rate", &check.key]));
+                    inv.arg(format!("{interval_us:.3}")).arg(check.n.max(1)).arg(u8::from(check.hard));
+                }
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(Rated {
+            refused: (wait_us > 0).then(|| Duration::from_micros(wait_us)),
+            over: over.into_iter().map(|o| o == 1).collect(),
+        })
     }
 
     /// Does nothing: sessions, spent token ids and challenges expire through
