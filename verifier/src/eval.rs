@@ -37,6 +37,7 @@ use self::metrics::Scored;
 use self::neutralise::{Mode, Settings};
 use self::rng::Rng;
 use self::trace::{Label, Reader, Writer};
+use crate::model::Model;
 use crate::score;
 
 /// `oculto eval`: compare human and bot traces, or prepare them.
@@ -62,6 +63,10 @@ pub enum EvalCommand {
     /// Fit the behaviour model on human and bot units and write it (the
     /// verifier embeds `verifier/src/model.json`; `make fit` re-fits it).
     Fit(FitArgs),
+    /// Measure how the model does on people and bots it never saw: for each
+    /// group (a person, a device, a bot family), fit on all the others and
+    /// score that group's units; then report over the pooled scores.
+    Heldout(HeldoutArgs),
 }
 
 /// `oculto eval fit`.
@@ -76,6 +81,14 @@ pub struct FitArgs {
     /// Where to write the model (JSON).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// How to fit.
+    #[command(flatten)]
+    pub fitting: Fitting,
+}
+
+/// How `oculto eval fit` and `oculto eval heldout` fit a model.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Fitting {
     /// Share of human units the calibration keeps under `suspicious`.
     #[arg(long, default_value_t = 0.95)]
     pub human_quantile: f64,
@@ -85,6 +98,23 @@ pub struct FitArgs {
     /// How the trees grow.
     #[command(flatten)]
     pub params: crate::model::FitParams,
+}
+
+/// `oculto eval heldout`.
+#[derive(Debug, clap::Args)]
+pub struct HeldoutArgs {
+    /// Human units: the lines labelled `human` in FILE (repeatable).
+    #[arg(long = "human", value_name = "FILE", required = true)]
+    pub human: Vec<PathBuf>,
+    /// Bot units: the lines labelled `bot` in FILE (repeatable).
+    #[arg(long = "bot", value_name = "FILE", required = true)]
+    pub bot: Vec<PathBuf>,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// How to fit each model.
+    #[command(flatten)]
+    pub fitting: Fitting,
 }
 
 /// `oculto eval --human FILE --bot FILE`.
@@ -106,6 +136,11 @@ pub struct CompareArgs {
     /// Lines), to study or fit a scorer offline.
     #[arg(long, value_name = "FILE")]
     pub payloads: Option<PathBuf>,
+    /// Score with the behaviour model in FILE (written by `oculto eval fit`)
+    /// instead of the one the verifier embeds: to measure a model on units
+    /// it was not fitted on.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
 }
 
 /// `oculto eval prepare`.
@@ -154,6 +189,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Some(EvalCommand::Prepare(p)) => prepare(p),
         Some(EvalCommand::Bots(b)) => generate(b),
         Some(EvalCommand::Fit(f)) => fit(f),
+        Some(EvalCommand::Heldout(h)) => heldout(h),
         None => compare(&args.compare),
     }
 }
@@ -173,10 +209,14 @@ struct PayloadLine<'a> {
 
 /// Scores one trace as the verifier would; also returns whether the
 /// payload validates, and writes it to `payloads` when given.
-pub fn score_trace<W: Write + ?Sized>(t: &trace::Trace, payloads: Option<&mut W>) -> anyhow::Result<(Scored, bool)> {
+pub fn score_trace<W: Write + ?Sized>(
+    model: &Model,
+    t: &trace::Trace,
+    payloads: Option<&mut W>,
+) -> anyhow::Result<(Scored, bool)> {
     let signals = payload::signals(t);
     let valid = signals.validate().is_ok();
-    let s = score::score(&payload::evidence(&signals));
+    let s = score::score_with(model, &payload::evidence(&signals));
     let bytes = serde_json::to_vec(&signals)?.len();
     let scored = Scored {
         label: t.label,
@@ -206,6 +246,7 @@ pub fn score_trace<W: Write + ?Sized>(t: &trace::Trace, payloads: Option<&mut W>
 /// Scores the files' units and builds the report; writes every payload to
 /// `payloads` when given.
 pub fn evaluate(
+    model: &Model,
     human: &[PathBuf],
     bot: &[PathBuf],
     limit: Option<usize>,
@@ -220,7 +261,7 @@ pub fn evaluate(
                 skipped += 1;
                 continue;
             }
-            let (scored, valid) = score_trace(&t, payloads.as_deref_mut())?;
+            let (scored, valid) = score_trace(model, &t, payloads.as_deref_mut())?;
             invalid += usize::from(!valid);
             units.push(scored);
         }
@@ -236,7 +277,12 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         Some(path) => Some(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
         None => None,
     };
-    let report = evaluate(&args.human, &args.bot, args.limit, payloads.as_mut().map(|w| w as &mut dyn Write))?;
+    let loaded = match &args.model {
+        Some(path) => Some(read_model(path)?),
+        None => None,
+    };
+    let model = loaded.as_ref().unwrap_or_else(|| Model::embedded());
+    let report = evaluate(model, &args.human, &args.bot, args.limit, payloads.as_mut().map(|w| w as &mut dyn Write))?;
     if let Some(mut w) = payloads {
         w.flush()?;
     }
@@ -246,6 +292,30 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         print!("{}", report.text());
     }
     Ok(())
+}
+
+/// A model written by `oculto eval fit`, checked against this build's features.
+fn read_model(path: &Path) -> anyhow::Result<Model> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let m: Model = serde_json::from_str(&text).with_context(|| format!("{} is not a model", path.display()))?;
+    if m.features != crate::features::FEATURE_NAMES {
+        bail!("{} was fitted on other features than this build computes: re-fit it", path.display());
+    }
+    // A split must name a feature and go down its tree, or scoring would
+    // index out of bounds or never reach a leaf.
+    let consistent = m.missing.len() == m.features.len()
+        && m.trees.iter().all(|t| {
+            !t.nodes.is_empty()
+                && t.nodes.iter().enumerate().all(|(i, n)| {
+                    n.feature.is_none_or(|f| {
+                        f < m.features.len() && n.left > i && n.right > i && n.left.max(n.right) < t.nodes.len()
+                    })
+                })
+        });
+    if !consistent {
+        bail!("{} is not a consistent model", path.display());
+    }
+    Ok(m)
 }
 
 fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
@@ -291,31 +361,60 @@ fn generate(args: &BotsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fit(args: &FitArgs) -> anyhow::Result<()> {
-    use crate::features::Features;
-    use crate::model::{Example, Targets};
-    // (label, group) -> feature vectors of the units with movement to
-    // measure; the others never reach the model.
-    let mut groups: std::collections::BTreeMap<(bool, usize, String), Vec<Vec<f64>>> = Default::default();
-    let files = args.human.iter().map(|p| (p, Label::Human)).chain(args.bot.iter().map(|p| (p, Label::Bot)));
+/// A unit read for fitting: its group, its payload and, when it has
+/// movement to measure, its feature vector.
+struct Unit {
+    bot: bool,
+    /// Which file it came from (its comparison).
+    file: usize,
+    source: Option<String>,
+    user: String,
+    signals: oculto_shared::signals::Signals,
+    x: Option<Vec<f64>>,
+}
+
+impl Unit {
+    /// The person, device or generator it belongs to.
+    fn group(&self) -> String {
+        format!("{}:{}", self.source.as_deref().unwrap_or(""), self.user)
+    }
+}
+
+/// The units of the files, labelled as their file says (other lines are
+/// skipped).
+fn units(human: &[PathBuf], bot: &[PathBuf]) -> anyhow::Result<Vec<Unit>> {
+    let mut out = Vec::new();
+    let files = human.iter().map(|p| (p, Label::Human)).chain(bot.iter().map(|p| (p, Label::Bot)));
     for (file, (path, label)) in files.enumerate() {
         for t in Reader::open(path)? {
             let t = t?;
             if t.label != label {
                 continue;
             }
-            let f = Features::extract(&payload::signals(&t));
-            if f.measured > 0 {
-                let group = format!("{}:{}", t.source.as_deref().unwrap_or(""), t.user);
-                groups.entry((label == Label::Bot, file, group)).or_default().push(f.vector().to_vec());
-            }
+            let signals = payload::signals(&t);
+            let f = crate::features::Features::extract(&signals);
+            let x = (f.measured > 0).then(|| f.vector().to_vec());
+            out.push(Unit { bot: label == Label::Bot, file, source: t.source, user: t.user, signals, x });
         }
     }
-    // Each label weighs the same in all, and each file the same within its
-    // label (a comparison: click units, a page); within a file, a group
-    // weighs as the square root of its size, so no family or person
-    // dominates and a group of nine does not count as much as one of nine
-    // hundred.
+    Ok(out)
+}
+
+/// The examples to fit on: the units with movement, but for `leave_out`'s
+/// group. Each label weighs the same in all, and each file the same within
+/// its label (a comparison: click units, a page); within a file, a group
+/// weighs as the square root of its size, so no family or person dominates
+/// and a group of nine does not count as much as one of nine hundred.
+/// Also returns the groups fitted on, with their sizes.
+fn examples(units: &[Unit], leave_out: Option<&str>) -> (Vec<crate::model::Example>, Vec<String>) {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(bool, usize, String), Vec<&Vec<f64>>> = BTreeMap::new();
+    for u in units {
+        let group = u.group();
+        if let (Some(x), false) = (&u.x, leave_out == Some(group.as_str())) {
+            groups.entry((u.bot, u.file, group)).or_default().push(x);
+        }
+    }
     let mut examples = Vec::new();
     for bot in [false, true] {
         let files: std::collections::BTreeSet<usize> =
@@ -325,22 +424,34 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
             let roots: f64 = of_file.iter().map(|(_, v)| (v.len() as f64).sqrt()).sum();
             for (_, vectors) in of_file {
                 let weight = (vectors.len() as f64).sqrt() / roots / vectors.len() as f64 / files.len() as f64;
-                examples.extend(vectors.iter().map(|x| Example { x: x.clone(), bot, weight }));
+                examples.extend(vectors.iter().map(|x| crate::model::Example { x: (*x).clone(), bot, weight }));
             }
         }
     }
+    let names = groups
+        .iter()
+        .map(|((bot, _, g), v)| format!("{} {g} {}", if *bot { "bot" } else { "human" }, v.len()))
+        .collect();
+    (examples, names)
+}
+
+/// Fits a model on `examples`, or says why it cannot.
+fn fit_model(examples: &[crate::model::Example], fitting: &Fitting, fitted_on: String) -> anyhow::Result<Model> {
     let n_bots = examples.iter().filter(|e| e.bot).count();
     if n_bots == 0 || n_bots == examples.len() {
         bail!("fitting needs human and bot units with pointer movement");
     }
-    let groups_line: Vec<String> = groups
-        .iter()
-        .map(|((bot, _, g), v)| format!("{} {g} {}", if *bot { "bot" } else { "human" }, v.len()))
-        .collect();
-    let targets = Targets { human: args.human_quantile, not_bot: args.not_bot_quantile };
-    let model = crate::model::fit(&examples, &args.params, targets, groups_line.join(", "));
+    let targets = crate::model::Targets { human: fitting.human_quantile, not_bot: fitting.not_bot_quantile };
+    Ok(crate::model::fit(examples, &fitting.params, targets, fitted_on))
+}
+
+fn fit(args: &FitArgs) -> anyhow::Result<()> {
+    let units = units(&args.human, &args.bot)?;
+    let (examples, groups) = examples(&units, None);
+    let model = fit_model(&examples, &args.fitting, groups.join(", "))?;
     let json = serde_json::to_string(&model)?;
     std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    let n_bots = examples.iter().filter(|e| e.bot).count();
     eprintln!(
         "fit: {} human and {n_bots} bot units, {} trees -> {} (calibration {:?})",
         examples.len() - n_bots,
@@ -348,6 +459,37 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
         args.out.display(),
         model.calibration
     );
+    Ok(())
+}
+
+fn heldout(args: &HeldoutArgs) -> anyhow::Result<()> {
+    let units = units(&args.human, &args.bot)?;
+    let mut groups: Vec<String> = units.iter().map(Unit::group).collect();
+    groups.sort();
+    groups.dedup();
+    let mut scored = Vec::with_capacity(units.len());
+    for (i, group) in groups.iter().enumerate() {
+        let (examples, _) = examples(&units, Some(group));
+        let model = fit_model(&examples, &args.fitting, format!("all but {group}"))?;
+        for u in units.iter().filter(|u| &u.group() == group) {
+            let s = score::score_with(&model, &payload::evidence(&u.signals));
+            scored.push(Scored {
+                label: if u.bot { Label::Bot } else { Label::Human },
+                source: u.source.clone(),
+                user: u.user.clone(),
+                score: s.value,
+                bytes: serde_json::to_vec(&u.signals)?.len(),
+                reasons: s.reasons.iter().map(|r| r.code()).collect(),
+            });
+        }
+        eprintln!("heldout: {}/{}: {group} scored by a model fitted without it", i + 1, groups.len());
+    }
+    let report = metrics::report(&scored, 0, 0);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text());
+    }
     Ok(())
 }
 

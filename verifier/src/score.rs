@@ -239,8 +239,14 @@ pub const SUPERHUMAN_KEY_DWELL_MS: f64 = 12.0;
 /// script's fixed delay; people's vary by 30% and more.
 pub const EVEN_TYPING_CV: f64 = 0.08;
 
-/// Scores a session.
+/// Scores a session with the model the verifier embeds.
 pub fn score(e: &Evidence<'_>) -> Score {
+    score_with(Model::embedded(), e)
+}
+
+/// Scores a session with `model` for its behaviour (`oculto eval --model`
+/// measures a re-fitted model this way before it replaces the embedded one).
+pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
     let s = e.signals;
     let mut reasons = Vec::new();
     match e.pow {
@@ -315,7 +321,7 @@ pub fn score(e: &Evidence<'_>) -> Score {
     let mut parts: Vec<(Reason, f64)> = reasons.into_iter().map(|r| (r, f64::from(r.points()))).collect();
     let mut total: f64 = parts.iter().map(|p| p.1).sum();
     if f.measured > 0 && !coarse {
-        let (points, shares) = behaviour(Model::embedded(), &f);
+        let (points, shares) = behaviour(model, &f);
         total += points;
         parts.extend(shares.into_iter().filter(|p| p.1 >= 1.0));
     }
