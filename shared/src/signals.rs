@@ -67,6 +67,12 @@ pub struct Signals {
     #[serde(with = "wire::pairs")]
     #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::clicks))]
     pub clicks: Vec<Click>,
+    /// Where each pointer press landed on the element it pressed: `[dx, dy]`
+    /// from the centre of that element's box, CSS px, to 0.5 px. Which
+    /// element it was, and where on the page, are not recorded. Automation
+    /// clicks an element at its exact centre; a hand almost never does.
+    #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::press_offsets))]
+    pub press_offsets: Vec<[f32; 2]>,
     /// Key press timings, never which key.
     #[serde(with = "wire::pairs")]
     #[cfg_attr(feature = "openapi", schema(schema_with = wire::schema::keys))]
@@ -246,6 +252,7 @@ impl Signals {
         }
         let others = [
             self.clicks.len(),
+            self.press_offsets.len(),
             self.keys.len(),
             self.scroll.len(),
             self.touch.len(),
@@ -280,6 +287,7 @@ impl Signals {
             .flat_map(|p| [p.dx, p.dy])
             .chain(self.touch.iter().flat_map(|c| [c.dx, c.dy]))
             .chain(self.scroll.iter().map(|s| s.y))
+            .chain(self.press_offsets.iter().flatten().copied())
             .chain(std::iter::once(self.env.pixel_ratio));
         for c in coords {
             if !c.is_finite() || c.abs() > 1.0e6 {

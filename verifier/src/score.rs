@@ -99,6 +99,9 @@ pub enum Reason {
     /// Most presses came while the pointer was still travelling fast, with
     /// no slowing down onto the target.
     UnaimedClicks,
+    /// Every press (two or more) landed within [`CENTRE_PX`] of the exact
+    /// centre of the element pressed, as automation's `click()` does.
+    CentredPresses,
     /// The pointer moved in steps far apart in time (median over
     /// [`COARSE_MOVE_MS`]): a browser reports a moving mouse at the display
     /// rate, a script may not; remote desktops and overloaded devices do
@@ -155,6 +158,7 @@ impl Reason {
             Self::InstantClicks => "instant_clicks",
             Self::Teleport => "teleport",
             Self::UnaimedClicks => "unaimed_clicks",
+            Self::CentredPresses => "centred_presses",
             Self::CoarsePointer => "coarse_pointer",
             Self::SuperhumanTyping => "superhuman_typing",
             Self::TypingRhythm => "typing_rhythm",
@@ -186,6 +190,7 @@ impl Reason {
             Self::InstantClicks => 30,
             Self::Teleport => 35,
             Self::UnaimedClicks => 30,
+            Self::CentredPresses => 25,
             Self::CoarsePointer => 20,
             Self::SuperhumanTyping => 35,
             Self::TypingRhythm => 25,
@@ -235,6 +240,11 @@ pub const INSTANT_CLICK_MS: f64 = 20.0;
 pub const SUPERHUMAN_KEY_GAP_MS: f64 = 35.0;
 /// A median key dwell below this is not a finger.
 pub const SUPERHUMAN_KEY_DWELL_MS: f64 = 12.0;
+/// A press this close to the centre of the element pressed, on both axes,
+/// is on the centre (the page rounds what it reports), CSS px. A hand lands
+/// there on a 100 × 30 button about once in 300 presses, on a 16 px
+/// checkbox once in 30; automation's `click()` always does.
+pub const CENTRE_PX: f32 = 1.0;
 /// Key intervals varying less than this (coefficient of variation) are a
 /// script's fixed delay; people's vary by 30% and more.
 pub const EVEN_TYPING_CV: f64 = 0.08;
@@ -305,6 +315,10 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
         reasons.push(Reason::Teleport);
     } else if !coarse && f.presses >= 2 && f.dash_presses * 2 >= f.presses {
         reasons.push(Reason::UnaimedClicks);
+    }
+    let centred = s.press_offsets.iter().filter(|o| o[0].abs() <= CENTRE_PX && o[1].abs() <= CENTRE_PX).count();
+    if centred >= 2 && centred == s.press_offsets.len() {
+        reasons.push(Reason::CentredPresses);
     }
     let typed = s.keys.len() >= 6;
     if typed
@@ -629,6 +643,25 @@ mod tests {
         let sc = score(&Evidence { server_elapsed_ms: 250, ..evidence(&s) });
         assert!(sc.value <= 25, "{sc:?}");
         assert!(sc.codes().contains(&"too_fast".to_string()));
+    }
+
+    #[test]
+    fn presses_all_on_their_targets_exact_centre_are_named_and_one_off_centre_clears_them() {
+        let with = |offsets: &[[f32; 2]]| {
+            let s = Signals { press_offsets: offsets.to_vec(), ..person() };
+            score(&evidence(&s))
+        };
+        let base = with(&[]).value;
+        let sc = with(&[[0.5, -0.5], [0.0, 1.0], [-1.0, 0.0]]);
+        assert!(sc.codes().contains(&"centred_presses".to_string()), "{sc:?}");
+        assert_eq!(sc.value - base, Reason::CentredPresses.points());
+        // A hand lands off the centre: one such press, or a single press on
+        // the centre, says nothing.
+        for offsets in [&[[0.5, 0.0], [0.0, 0.0], [12.5, -3.0]][..], &[[0.0, 0.0]], &[[4.0, 1.5], [-7.0, 2.0]]] {
+            assert!(!with(offsets).codes().contains(&"centred_presses".to_string()), "{offsets:?}");
+        }
+        // Not a bot on its own, from the human band.
+        assert!(25 + Reason::CentredPresses.points() <= 50);
     }
 
     #[test]

@@ -27,6 +27,28 @@ pub struct Collector {
 /// The longest [`Collector::settle`] waits for the pointer to rest, ms.
 pub const MAX_SETTLE_MS: f64 = 2000.0;
 
+/// Elements a press is aimed at as a whole: the press's offset is measured
+/// from the centre of the nearest of these around its target (a click on a
+/// button's label is a click on the button).
+const AIMED: &str = "button,a,input,select,textarea,label,summary,[role],[tabindex]";
+
+/// The pointer's position with its fraction (`clientX` is fractional for
+/// pointer events; `client_x()` would truncate it), CSS px.
+fn client_position(p: &PointerEvent) -> (f64, f64) {
+    let get = |name: &str| js_sys::Reflect::get(p, &name.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+    (get("clientX"), get("clientY"))
+}
+
+/// The centre of the element a press landed on (in a shadow tree too: the
+/// first element of the composed path), or of the nearest aimed element
+/// around it, in client CSS px.
+fn pressed_centre(e: &Event) -> Option<(f64, f64)> {
+    let target = e.composed_path().get(0).dyn_into::<web_sys::Element>().ok()?;
+    let aimed = target.closest(AIMED).ok().flatten().unwrap_or(target);
+    let r = aimed.get_bounding_client_rect();
+    (r.width() > 0.0 && r.height() > 0.0).then(|| (r.x() + r.width() / 2.0, r.y() + r.height() / 2.0))
+}
+
 /// Milliseconds since the page's navigation start, to 0.1 ms.
 pub fn now(window: &Window) -> f64 {
     let t = window.performance().map_or(0.0, |p| p.now());
@@ -62,7 +84,11 @@ impl Collector {
         }));
         listeners.push(on("pointerdown", |s, t, e| {
             if let Some(p) = e.dyn_ref::<PointerEvent>().filter(|p| p.pointer_type() != "touch") {
+                let (x, y) = client_position(p);
                 s.pointer(t, PointerKind::Down, f64::from(p.client_x()), f64::from(p.client_y()));
+                if let Some((cx, cy)) = pressed_centre(e) {
+                    s.press_offset(x - cx, y - cy);
+                }
             }
         }));
         listeners.push(on("pointerup", |s, t, e| {

@@ -89,6 +89,13 @@ impl Recorder {
         }
     }
 
+    /// Where a pointer press landed on the element it pressed: (`dx`, `dy`)
+    /// from the centre of the element's box, CSS px. Kept to 0.5 px.
+    pub fn press_offset(&mut self, dx: f64, dy: f64) {
+        let half = |v: f64| ((v * 2.0).round() / 2.0) as f32;
+        push_capped(&mut self.signals.press_offsets, [half(dx), half(dy)], MAX_OTHER);
+    }
+
     /// A touch event of the first touch point at page position (`x`, `y`).
     /// Movements are relative to the previous sample of the same touch.
     pub fn touch(&mut self, t: f64, k: TouchKind, x: f64, y: f64) {

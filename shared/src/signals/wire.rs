@@ -370,6 +370,22 @@ pub mod schema {
         pairs("Clicks: `[t, dwell]`, ms.", "Click", of(Type::Number, "press to release, ms"))
     }
 
+    /// `Signals::press_offsets`.
+    pub fn press_offsets() -> Array {
+        let offset = ArrayBuilder::new()
+            .prefix_items(vec![
+                of(Type::Number, "horizontal, CSS px, to 0.5 px"),
+                of(Type::Number, "vertical, CSS px, to 0.5 px"),
+            ])
+            .items(ArrayItems::False)
+            .min_items(Some(2))
+            .max_items(Some(2));
+        ArrayBuilder::new()
+            .description(Some("Where each pointer press landed: `[dx, dy]` from the centre of the element pressed."))
+            .items(offset)
+            .build()
+    }
+
     /// `Signals::keys`.
     pub fn keys() -> Array {
         pairs("Key presses, never which key: `[t, dwell]`, ms.", "KeyTiming", of(Type::Number, "held, ms"))

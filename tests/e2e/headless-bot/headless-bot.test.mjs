@@ -20,6 +20,7 @@ import {
 
 let verifier;
 let browser;
+let stealth;
 let site;
 let keys;
 let stack;
@@ -28,9 +29,11 @@ before(async () => {
   requireWidget();
   ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
   browser = await launch({ human: false });
+  stealth = await launch({ human: true });
 });
 
 after(async () => {
+  await stealth?.close();
   await browser?.close();
   await stack?.close();
 });
@@ -68,5 +71,33 @@ test('a headless script gets phantom success and /verify classifies it bot', asy
   assert.equal(v.body.valid, false);
   assert.ok(v.body.reasons.includes('webdriver'), 'reason webdriver');
   assert.ok(v.body.reasons.includes('no_interaction'), 'reason no_interaction');
+  assert.deepEqual(problems(page), []);
+});
+
+// Stealth automation: no webdriver flag, a desktop user agent without
+// "Headless", real trusted events with human-length presses and key delays,
+// but Playwright's own clicks, which move the pointer to each element's
+// exact centre in one step. The backend must not see a person.
+test('stealth automation clicking with Playwright is not scored human, and says why', async (t) => {
+  const page = await open(stealth);
+  await page.goto(`${site.origin}/`);
+  await widgetRendered(page);
+  assert.equal(await page.evaluate(() => navigator.webdriver), false);
+  assert.doesNotMatch(await page.evaluate(() => navigator.userAgent), /Headless/);
+
+  await page.locator('#name').click({ delay: 90 });
+  await page.keyboard.type('Ann Droid', { delay: 110 });
+  await page.locator('#email').click({ delay: 80 });
+  await page.keyboard.type('ann@ex.org', { delay: 95 });
+  await waitForEvent(page, 'oculto:verified');
+  await page.locator('button[type=submit]').click({ delay: 85 });
+  await page.frameLocator('iframe[name=result]').locator('#received').waitFor();
+  const [sent] = await page.evaluate(() => window.submitted);
+
+  const v = await verifier.verify(sent.field, keys.api_key);
+  t.diagnostic(`/verify: valid ${v.body.valid}, score ${v.body.score}, ${v.body.classification}, reasons [${v.body.reasons}]`);
+  assert.equal(v.status, 200);
+  assert.notEqual(v.body.classification, 'human', JSON.stringify(v.body));
+  assert.ok(v.body.reasons.includes('centred_presses'), `reason centred_presses: ${v.body.reasons}`);
   assert.deepEqual(problems(page), []);
 });
