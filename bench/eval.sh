@@ -11,7 +11,12 @@
 #       bots, both neutralised the same way;
 #   (b) the same page: DELBOT humans against DELBOT bots, neutralised whole;
 #   (c) the files as given, without neutralising (across recorders: the
-#       AUC here says more about the recorders than about people).
+#       AUC here says more about the recorders than about people);
+#   (d) held out: the units of (a) and (b) again, each group (a person, a
+#       device, a bot family) scored by a model fitted, as `make fit` fits,
+#       on everything but that group (`oculto eval heldout`): how the model
+#       does on people and bot families it never saw. (a) and (b) score
+#       with the shipped model, fitted on these very people.
 #
 # The data is read from ../shared/data (or OCULTO_DATA) and never copied into
 # the project; without it, only the generated bots are scored.
@@ -78,6 +83,13 @@ if [[ -f $BALABIT && -f $DELBOT ]]; then
     --human "$WORK/delbot-whole.jsonl" --bot "$WORK/delbot-whole.jsonl"
   compare raw "(c) files as given, not neutralised (across recorders: not a measure of the scorer)" \
     --human "$BALABIT" --human "$DELBOT" --bot "$DELBOT" --bot "$WORK/bots.jsonl"
+  printf '\n== %s\n' "(d) held out: each person, device and bot family scored by a model fitted without it"
+  heldout=(--human "$WORK/human-units.jsonl" --human "$WORK/delbot-whole.jsonl"
+    --bot "$WORK/bot-units.jsonl" --bot "$WORK/delbot-whole.jsonl")
+  "$BIN" eval heldout "${heldout[@]}" 2>/dev/null
+  if [[ -n $OUT ]]; then
+    "$BIN" eval heldout "${heldout[@]}" --json 2>/dev/null >"$OUT/heldout.json"
+  fi
 else
   say "no data at $DATA (human-traces/balabit.jsonl, bot-traces/delbot.jsonl): scoring the generated bots alone"
   compare bots "generated bots, neutralised (no human units: no AUC)" --bot "$WORK/bot-units.jsonl"
