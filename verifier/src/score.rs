@@ -71,6 +71,10 @@ pub enum Reason {
     /// The user agent names one operating system and the client hints
     /// another: a user agent set by a script.
     InconsistentPlatform,
+    /// The user agent names one Chrome version and the client hints'
+    /// `Chromium` brand another: a user agent set by a script over a real
+    /// browser's (reported as `inconsistent_browser`).
+    InconsistentBrowser,
     /// No pointer, touch or keyboard activity at all.
     NoInteraction,
     /// Keyboard but no pointer or touch: common for keyboard and screen
@@ -149,6 +153,7 @@ impl Reason {
             Self::Webdriver => "webdriver",
             Self::HeadlessBrowser => "headless_browser",
             Self::InconsistentPlatform => "inconsistent_platform",
+            Self::InconsistentBrowser => "inconsistent_browser",
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
             Self::ImpossibleTiming => "impossible_timing",
@@ -180,6 +185,7 @@ impl Reason {
             Self::Webdriver => 60,
             Self::HeadlessBrowser => 40,
             Self::InconsistentPlatform => 20,
+            Self::InconsistentBrowser => 20,
             Self::NoInteraction => 40,
             Self::NoPointer => 8,
             Self::ImpossibleTiming => 45,
@@ -276,6 +282,11 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
             reasons.push(Reason::InconsistentPlatform);
         }
     }
+    if let (Some(ua), Some(brand)) = (chrome_major(&s.env.user_agent), chromium_brand_major(&s.env.ua_brands)) {
+        if ua != brand {
+            reasons.push(Reason::InconsistentBrowser);
+        }
+    }
     if !s.has_interaction() {
         reasons.push(Reason::NoInteraction);
     } else if s.pointer.is_empty() && s.touch.is_empty() && s.clicks.is_empty() {
@@ -348,6 +359,23 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
 fn headless(s: &Signals) -> bool {
     let named = |v: &str| v.to_ascii_lowercase().contains("headless");
     named(&s.env.user_agent) || s.env.ua_brands.iter().any(|b| named(b))
+}
+
+/// The major version after `Chrome/` (or `HeadlessChrome/`) in a user agent.
+/// Every Chromium browser (Chrome, Edge, Opera, Brave, Samsung Internet)
+/// writes its engine's version there.
+fn chrome_major(ua: &str) -> Option<u32> {
+    let at = ua.find("Chrome/")? + "Chrome/".len();
+    let digits: String = ua[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The major version of the `Chromium` brand among the client hints'
+/// `"Brand/version"` strings: the same engine version, whatever the
+/// browser's own brand says.
+fn chromium_brand_major(brands: &[String]) -> Option<u32> {
+    let v = brands.iter().find_map(|b| b.strip_prefix("Chromium/"))?;
+    v.split('.').next()?.parse().ok()
 }
 
 /// Operating system families, as a user agent and the client hints name them.
@@ -606,6 +634,31 @@ mod tests {
                        Mobile Safari/537.36";
         let (c, _) = codes(android, Some("Android"), &["Chromium/156"]);
         assert!(!c.iter().any(|c| c == "inconsistent_platform"), "Android says Linux in its user agent: {c:?}");
+    }
+
+    #[test]
+    fn a_user_agent_of_another_chrome_version_than_the_engine_is_named() {
+        let codes = |ua: &str, brands: &[&str]| {
+            let mut s = person();
+            s.env.user_agent = ua.into();
+            s.env.ua_brands = brands.iter().map(|b| (*b).into()).collect();
+            score(&evidence(&s)).codes()
+        };
+        let named = |c: Vec<String>| c.iter().any(|c| c == "inconsistent_browser");
+        const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 \
+                          Safari/537.36";
+        // Chrome, Edge and Opera as they are: the engine's version in both.
+        assert!(!named(codes(UA, &["Not)A;Brand/8", "Chromium/156", "Google Chrome/156"])));
+        let edge = format!("{UA} Edg/156.0.1.2");
+        assert!(!named(codes(&edge, &["Chromium/156.0.7000.1", "Microsoft Edge/156"])));
+        let opera = format!("{UA} OPR/141.0.0.0");
+        assert!(!named(codes(&opera, &["Chromium/156", "Opera/141"])));
+        // Firefox and Safari have no client hints; a user agent without Chrome says nothing.
+        assert!(!named(codes(UA, &[])));
+        assert!(!named(codes("Mozilla/5.0 (Macintosh) Gecko/20100101 Firefox/150.0", &["Chromium/156"])));
+        // A script's user agent string over another Chromium.
+        assert!(named(codes(&UA.replace("156", "120"), &["Chromium/156", "Google Chrome/156"])));
+        assert!(25 + Reason::InconsistentBrowser.points() <= 50, "a user-agent switcher alone is not a bot");
     }
 
     #[test]
