@@ -442,7 +442,12 @@ function bookkeeping() {
  * errors as they happen (see `problems`).
  */
 export async function open(browser, { viewport = { width: 1000, height: 800 } } = {}) {
-  const context = await browser.newContext({ viewport, userAgent: browser.personAgent });
+  // A person's window is smaller than their screen (toolbars, a task bar);
+  // Playwright reports the viewport as the screen unless told otherwise.
+  const screen = browser.personAgent
+    ? { width: Math.max(1920, viewport.width), height: Math.max(1080, viewport.height + 120) }
+    : undefined;
+  const context = await browser.newContext({ viewport, screen, userAgent: browser.personAgent });
   const page = await context.newPage();
   await page.addInitScript(bookkeeping);
   page.e2e = { console: [], errors: [], httpErrors: [], failed: [] };

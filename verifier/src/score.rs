@@ -75,6 +75,11 @@ pub enum Reason {
     /// `Chromium` brand another: a user agent set by a script over a real
     /// browser's (reported as `inconsistent_browser`).
     InconsistentBrowser,
+    /// A desktop page whose inner window is exactly the screen's size: no
+    /// toolbar, no task bar. Automation's default (Playwright and Puppeteer
+    /// report the viewport as the screen), or a browser in full-screen or
+    /// kiosk mode, so it weighs little.
+    WindowIsScreen,
     /// No pointer, touch or keyboard activity at all.
     NoInteraction,
     /// Keyboard but no pointer or touch: common for keyboard and screen
@@ -154,6 +159,7 @@ impl Reason {
             Self::HeadlessBrowser => "headless_browser",
             Self::InconsistentPlatform => "inconsistent_platform",
             Self::InconsistentBrowser => "inconsistent_browser",
+            Self::WindowIsScreen => "window_is_screen",
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
             Self::ImpossibleTiming => "impossible_timing",
@@ -186,6 +192,7 @@ impl Reason {
             Self::HeadlessBrowser => 40,
             Self::InconsistentPlatform => 20,
             Self::InconsistentBrowser => 20,
+            Self::WindowIsScreen => 15,
             Self::NoInteraction => 40,
             Self::NoPointer => 8,
             Self::ImpossibleTiming => 45,
@@ -286,6 +293,10 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
         if ua != brand {
             reasons.push(Reason::InconsistentBrowser);
         }
+    }
+    let env = &s.env;
+    if env.window == env.screen && env.screen[0] > 0 && env.screen[1] > 0 && env.max_touch_points == 0 {
+        reasons.push(Reason::WindowIsScreen);
     }
     if !s.has_interaction() {
         reasons.push(Reason::NoInteraction);
@@ -659,6 +670,26 @@ mod tests {
         // A script's user agent string over another Chromium.
         assert!(named(codes(&UA.replace("156", "120"), &["Chromium/156", "Google Chrome/156"])));
         assert!(25 + Reason::InconsistentBrowser.points() <= 50, "a user-agent switcher alone is not a bot");
+    }
+
+    #[test]
+    fn a_desktop_window_as_large_as_its_screen_is_named_but_a_touch_device_is_not() {
+        let codes = |screen: [u32; 2], window: [u32; 2], touch: u32| {
+            let mut s = person();
+            (s.env.screen, s.env.window, s.env.max_touch_points) = (screen, window, touch);
+            score(&evidence(&s))
+        };
+        let base = codes([1920, 1080], [1920, 953], 0);
+        assert!(!base.codes().contains(&"window_is_screen".to_string()), "{base:?}");
+        let same = codes([1280, 720], [1280, 720], 0);
+        assert!(same.codes().contains(&"window_is_screen".to_string()), "{same:?}");
+        assert_eq!(same.value - base.value, Reason::WindowIsScreen.points());
+        // A phone or tablet app filling its screen, and a page that could not
+        // read its sizes, say nothing.
+        for (screen, window, touch) in [([390, 844], [390, 844], 5), ([0, 0], [0, 0], 0)] {
+            assert!(!codes(screen, window, touch).codes().contains(&"window_is_screen".to_string()));
+        }
+        assert!(25 + Reason::WindowIsScreen.points() <= 50, "full screen alone is not a bot");
     }
 
     #[test]
