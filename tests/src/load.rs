@@ -144,6 +144,21 @@ pub struct Load<'a> {
     pub groups: usize,
 }
 
+/// Waits until `done` counts `n` tokens finished by the load `running`,
+/// and returns the count then; fails with `what` if the load ends first.
+pub fn wait_for_done<T>(
+    done: &AtomicUsize,
+    n: usize,
+    running: &std::thread::ScopedJoinHandle<'_, T>,
+    what: &str,
+) -> usize {
+    while done.load(Ordering::Relaxed) < n {
+        assert!(!running.is_finished(), "the load ended before {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    done.load(Ordering::Relaxed)
+}
+
 /// Verifies every token of `load` and reports every answer. `done` counts
 /// the tokens finished, so that the test can act at some point of the run.
 pub fn verify_load(load: &Load<'_>, done: &AtomicUsize) -> LoadReport {

@@ -19,7 +19,7 @@ use oculto_shared::api::{
 use oculto_shared::pow::PowSolution;
 use oculto_shared::token::{self, Jwks, Verdict};
 use oculto_shared::ErrorKind;
-use oculto_tests::load::{race, verify_load, Load};
+use oculto_tests::load::{race, verify_load, wait_for_done, Load};
 use oculto_tests::{human_signals, Client, Pow, Reply, Session, Verifier, HUMAN_PAUSE, TEST_DIFFICULTY};
 use serde_json::{json, Value};
 
@@ -850,11 +850,7 @@ fn a_node_killed_under_load_and_restarted_accepts_no_token_twice() {
     let load = Load { nodes: vec![v.url("")], api_key: &site.api_key, tokens: &tokens, callers: 3, groups: 8 };
     let (report, at_kill) = thread::scope(|s| {
         let running = s.spawn(|| verify_load(&load, &done));
-        while done.load(Ordering::Relaxed) < TOKENS / 3 {
-            assert!(!running.is_finished(), "the load ended before the kill");
-            thread::sleep(Duration::from_millis(2));
-        }
-        let at_kill = done.load(Ordering::Relaxed);
+        let at_kill = wait_for_done(&done, TOKENS / 3, &running, "the kill");
         v.kill();
         assert_eq!(integrity_check(&v), "ok", "right after the kill");
         v.restart_on_same_port();

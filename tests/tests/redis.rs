@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use oculto_shared::api::{routes, HealthResponse, InitResponse, StatsSummary, VerifyResponse};
 use oculto_shared::token::Jwks;
-use oculto_tests::load::{race, verify_load, Load, LoadReport};
+use oculto_tests::load::{race, verify_load, wait_for_done, Load, LoadReport};
 use oculto_tests::redis::RedisServer;
 use oculto_tests::{human_signals, Pow, Reply, Site, Verifier, HUMAN_PAUSE};
 use serde_json::{json, Value};
@@ -310,11 +310,7 @@ fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
         Load { nodes: vec![a.url(""), b.url("")], api_key: &site.api_key, tokens: &tokens, callers: 3, groups: 8 };
     let (report, at_kill) = thread::scope(|s| {
         let running = s.spawn(|| verify_load(&load, &done));
-        while done.load(Ordering::Relaxed) < TOKENS / 3 {
-            assert!(!running.is_finished(), "the load ended before the kill");
-            thread::sleep(Duration::from_millis(2));
-        }
-        let at_kill = done.load(Ordering::Relaxed);
+        let at_kill = wait_for_done(&done, TOKENS / 3, &running, "the kill");
         a.kill();
         thread::sleep(Duration::from_millis(300));
         a.restart_on_same_port();
@@ -340,11 +336,7 @@ fn redis_down_and_back_under_load_accepts_no_token_twice() {
         Load { nodes: vec![a.url(""), b.url("")], api_key: &site.api_key, tokens: &tokens, callers: 3, groups: 8 };
     let (report, at_kill, at_restart) = thread::scope(|s| {
         let running = s.spawn(|| verify_load(&load, &done));
-        while done.load(Ordering::Relaxed) < TOKENS / 4 {
-            assert!(!running.is_finished(), "the load ended before Redis was killed");
-            thread::sleep(Duration::from_millis(2));
-        }
-        let at_kill = done.load(Ordering::Relaxed);
+        let at_kill = wait_for_done(&done, TOKENS / 4, &running, "Redis was killed");
         redis.kill();
         thread::sleep(Duration::from_millis(1500));
         let at_restart = done.load(Ordering::Relaxed);
