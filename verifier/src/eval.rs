@@ -213,6 +213,25 @@ struct PayloadLine<'a> {
     signals: &'a oculto_shared::signals::Signals,
 }
 
+/// Scores a unit's payload with `model` as the verifier would.
+fn score_signals(
+    model: &Model,
+    label: Label,
+    source: &Option<String>,
+    user: &str,
+    signals: &oculto_shared::signals::Signals,
+) -> anyhow::Result<Scored> {
+    let s = score::score_with(model, &payload::evidence(signals));
+    Ok(Scored {
+        label,
+        source: source.clone(),
+        user: user.to_owned(),
+        score: s.value,
+        bytes: serde_json::to_vec(signals)?.len(),
+        reasons: s.reasons.iter().map(|r| r.code()).collect(),
+    })
+}
+
 /// Scores one trace as the verifier would; also returns whether the
 /// payload validates, and writes it to `payloads` when given.
 pub fn score_trace<W: Write + ?Sized>(
@@ -222,23 +241,14 @@ pub fn score_trace<W: Write + ?Sized>(
 ) -> anyhow::Result<(Scored, bool)> {
     let signals = payload::signals(t);
     let valid = signals.validate().is_ok();
-    let s = score::score_with(model, &payload::evidence(&signals));
-    let bytes = serde_json::to_vec(&signals)?.len();
-    let scored = Scored {
-        label: t.label,
-        source: t.source.clone(),
-        user: t.user.clone(),
-        score: s.value,
-        bytes,
-        reasons: s.reasons.iter().map(|r| r.code()).collect(),
-    };
+    let scored = score_signals(model, t.label, &t.source, &t.user, &signals)?;
     if let Some(out) = payloads {
         let line = PayloadLine {
             label: t.label,
             user: &t.user,
             source: t.source.as_deref(),
             session: t.session.as_deref(),
-            score: s.value,
+            score: scored.score,
             reasons: &scored.reasons,
             features: crate::features::Features::extract(&signals),
             signals: &signals,
@@ -478,15 +488,8 @@ fn heldout(args: &HeldoutArgs) -> anyhow::Result<()> {
         let (examples, _) = examples(&units, Some(group));
         let model = fit_model(&examples, &args.fitting, format!("all but {group}"))?;
         for u in units.iter().filter(|u| &u.group() == group) {
-            let s = score::score_with(&model, &payload::evidence(&u.signals));
-            scored.push(Scored {
-                label: if u.bot { Label::Bot } else { Label::Human },
-                source: u.source.clone(),
-                user: u.user.clone(),
-                score: s.value,
-                bytes: serde_json::to_vec(&u.signals)?.len(),
-                reasons: s.reasons.iter().map(|r| r.code()).collect(),
-            });
+            let label = if u.bot { Label::Bot } else { Label::Human };
+            scored.push(score_signals(&model, label, &u.source, &u.user, &u.signals)?);
         }
         eprintln!("heldout: {}/{}: {group} scored by a model fitted without it", i + 1, groups.len());
     }
