@@ -25,6 +25,7 @@ use crate::{Error, ErrorKind};
 
 mod recorder;
 mod wire;
+pub use wire::Short;
 
 pub use recorder::{Recorder, MAX_KEYS_HELD, SCROLL_GAP_MS};
 

@@ -33,9 +33,10 @@ fn tenths(t: f64) -> i64 {
     (t.clamp(-MAX_TIME_MS, 2.0 * MAX_TIME_MS) * 10.0).round() as i64
 }
 
-/// A number as short as JSON allows: whole numbers without a fraction.
+/// A number as short as JSON allows: whole numbers without a fraction
+/// (also how the evaluation's trace files write theirs).
 #[derive(Clone, Copy)]
-struct Short(f64);
+pub struct Short(pub f64);
 
 impl Serialize for Short {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

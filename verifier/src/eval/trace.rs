@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use oculto_shared::signals::TouchKind;
+use oculto_shared::signals::{Short, TouchKind};
 use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -164,45 +164,32 @@ fn touch_name(phase: TouchKind) -> &'static str {
     }
 }
 
-/// A number as the data files write it: whole numbers without a fraction.
-struct Num(f64);
-
-impl Serialize for Num {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.fract() == 0.0 && self.0.abs() < 1.0e15 {
-            s.serialize_i64(self.0 as i64)
-        } else {
-            s.serialize_f64(self.0)
-        }
-    }
-}
-
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
-        seq.serialize_element(&Num(self.t))?;
+        seq.serialize_element(&Short(self.t))?;
         match &self.kind {
             Kind::Move { x, y } => {
                 seq.serialize_element("move")?;
-                seq.serialize_element(&Num(*x))?;
-                seq.serialize_element(&Num(*y))?;
+                seq.serialize_element(&Short(*x))?;
+                seq.serialize_element(&Short(*y))?;
             }
             Kind::Button { down, x, y, button } => {
                 seq.serialize_element(if *down { "down" } else { "up" })?;
-                seq.serialize_element(&Num(*x))?;
-                seq.serialize_element(&Num(*y))?;
+                seq.serialize_element(&Short(*x))?;
+                seq.serialize_element(&Short(*y))?;
                 seq.serialize_element(button)?;
             }
             Kind::Wheel { x, y, notches } => {
                 seq.serialize_element("wheel")?;
-                seq.serialize_element(&Num(*x))?;
-                seq.serialize_element(&Num(*y))?;
-                seq.serialize_element(&Num(*notches))?;
+                seq.serialize_element(&Short(*x))?;
+                seq.serialize_element(&Short(*y))?;
+                seq.serialize_element(&Short(*notches))?;
             }
             Kind::Touch { phase, x, y } => {
                 seq.serialize_element(touch_name(*phase))?;
-                seq.serialize_element(&x.map(Num))?;
-                seq.serialize_element(&y.map(Num))?;
+                seq.serialize_element(&x.map(Short))?;
+                seq.serialize_element(&y.map(Short))?;
             }
             Kind::Key { down, key } => {
                 seq.serialize_element(if *down { "keydown" } else { "keyup" })?;
