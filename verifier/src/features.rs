@@ -38,6 +38,9 @@ pub const MIN_INTERVALS: usize = 10;
 pub const DASH_PX: f64 = 40.0;
 /// See [`Features::dash_presses`], ms.
 pub const DASH_MS: f64 = 80.0;
+/// Key presses further apart than this (ms) are not one run of typing: a
+/// pause to think, or a move to the next field.
+pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
 
 /// The features the behaviour model ([`crate::model`]) reads, in the order
 /// of [`Features::vector`]. Only the pointer's kinematics: what the
@@ -379,7 +382,8 @@ pub struct Features {
     pub key_gap: Option<f64>,
     /// Shortest time between key presses.
     pub key_gap_min: Option<f64>,
-    /// Variation of the time between key presses.
+    /// Variation of the time between key presses within runs of typing
+    /// (gaps up to [`KEY_RUN_GAP_MS`]): the rhythm, not the pauses.
     pub key_gap_cv: Option<f64>,
     /// Median key dwell.
     pub key_dwell: Option<f64>,
@@ -522,7 +526,7 @@ impl Features {
             click_dwell_cv: cv(&dwell, 3),
             click_dwell: median(&mut dwell),
             key_gap_min: gaps.iter().copied().reduce(f64::min),
-            key_gap_cv: cv(&gaps, 4),
+            key_gap_cv: cv(&gaps.iter().copied().filter(|g| *g <= KEY_RUN_GAP_MS).collect::<Vec<_>>(), 4),
             key_gap: median(&mut gaps),
             key_dwell_cv: cv(&key_dwell, 4),
             key_dwell: median(&mut key_dwell),

@@ -119,7 +119,7 @@ pub enum Reason {
     CoarsePointer,
     /// Key presses faster than people type, or held for no time.
     SuperhumanTyping,
-    /// Key presses at intervals too even for hands.
+    /// Key presses at intervals, or held for times, too even for hands.
     TypingRhythm,
     /// Behaviour: the shape of the pointer's path (straightness, crossings).
     MovementPath,
@@ -261,6 +261,10 @@ pub const CENTRE_PX: f32 = 1.0;
 /// Key intervals varying less than this (coefficient of variation) are a
 /// script's fixed delay; people's vary by 30% and more.
 pub const EVEN_TYPING_CV: f64 = 0.08;
+/// Key holds varying less than this are a script's fixed hold (a `press`
+/// with a `delay`); a finger's vary by 20% and more. A privacy browser's
+/// coarse clock makes holds fall on one or two ticks, which varies more.
+pub const EVEN_DWELL_CV: f64 = 0.03;
 
 /// Scores a session with the model the verifier embeds.
 pub fn score(e: &Evidence<'_>) -> Score {
@@ -348,7 +352,9 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
             || f.key_dwell.is_some_and(|d| d < SUPERHUMAN_KEY_DWELL_MS))
     {
         reasons.push(Reason::SuperhumanTyping);
-    } else if typed && f.key_gap_cv.is_some_and(|cv| cv < EVEN_TYPING_CV) {
+    } else if typed
+        && (f.key_gap_cv.is_some_and(|cv| cv < EVEN_TYPING_CV) || f.key_dwell_cv.is_some_and(|cv| cv < EVEN_DWELL_CV))
+    {
         reasons.push(Reason::TypingRhythm);
     }
     if coarse {
@@ -753,5 +759,46 @@ mod tests {
         let s = person();
         let e = Evidence { pow: PowOutcome::Wrong, ..evidence(&s) };
         assert!(score(&e).value > 50);
+    }
+
+    /// The person's form, with the keys replaced by `keys` as (gap, hold).
+    fn typed(keys: impl Iterator<Item = (f64, f64)>) -> Signals {
+        let mut s = person();
+        s.keys.clear();
+        let mut t = 3_000.0;
+        for (gap, dwell) in keys {
+            t += gap;
+            s.keys.push(KeyTiming { t, dwell });
+        }
+        s
+    }
+
+    #[test]
+    fn a_script_typing_with_a_fixed_delay_between_fields_is_caught() {
+        // Three fields typed with `type(text, {delay: 90})`, a second to
+        // move between them: the pauses hide nothing of the rhythm.
+        let gaps = (0..18).map(|i| if i % 6 == 0 && i > 0 { 1_400.0 + f64::from(i) * 37.0 } else { 90.0 });
+        let sc = score(&evidence(&typed(gaps.zip((0..18).map(|i| 30.0 + f64::from(i % 5) * 9.0)))));
+        assert!(sc.codes().iter().any(|c| c == "typing_rhythm"), "{sc:?}");
+    }
+
+    #[test]
+    fn a_script_holding_every_key_alike_is_caught() {
+        // `press(key, {delay: 60})` with human-looking gaps.
+        let gaps = [0.0, 160.0, 240.0, 130.0, 310.0, 180.0, 120.0, 420.0, 150.0, 200.0];
+        let sc = score(&evidence(&typed(gaps.into_iter().map(|g| (g, 60.0)))));
+        assert!(sc.codes().iter().any(|c| c == "typing_rhythm"), "{sc:?}");
+    }
+
+    #[test]
+    fn typing_on_a_coarse_clock_is_not_a_rhythm() {
+        // A privacy browser that rounds its clock to 16.7 ms: a person's
+        // holds of 70-110 ms land on a few ticks, and still vary.
+        let tick = |v: f64| (v / 16.7).round() * 16.7;
+        let gaps = [0.0, 160.0, 240.0, 130.0, 310.0, 180.0, 120.0, 420.0, 150.0, 200.0, 170.0, 260.0];
+        let holds = [88.0, 74.0, 103.0, 95.0, 81.0, 110.0, 92.0, 70.0, 99.0, 84.0, 91.0, 77.0];
+        let sc = score(&evidence(&typed(gaps.into_iter().zip(holds).map(|(g, h)| (tick(g), tick(h))))));
+        assert!(!sc.codes().iter().any(|c| c == "typing_rhythm"), "{sc:?}");
+        assert_eq!(sc.value, score(&evidence(&person())).value, "{sc:?}");
     }
 }

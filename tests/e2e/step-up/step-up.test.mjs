@@ -323,7 +323,9 @@ test('keyboard only: the field takes the focus, Enter answers, Tab and Enter sub
   await widgetRendered(page);
   await page.keyboard.press('Tab');
   assert.equal(await focused(page), 'input#email[type=email]');
-  await page.keyboard.type('kb@ex.org', { delay: 40 });
+  // A person's keys, held and spaced unevenly (one fixed delay for every
+  // key is a script's rhythm, and scored as one).
+  await new Person(page).type('kb@ex.org');
   await page.keyboard.press('Tab');
   assert.equal(await focused(page), '.oculto button.check', 'Tab reaches the widget');
   await page.keyboard.press('Space', { delay: 80 });
