@@ -48,7 +48,7 @@ pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
 /// judged by fixed rules in [`crate::score`], because the human recordings
 /// have no typing or page scrolling to learn from, and their clocks are the
 /// recorders', not a browser's.
-pub const FEATURE_NAMES: [&str; 13] = [
+pub const FEATURE_NAMES: [&str; 14] = [
     "straightness",
     "straight_share",
     "speed_cv",
@@ -62,6 +62,7 @@ pub const FEATURE_NAMES: [&str; 13] = [
     "overshoot_share",
     "mean_speed",
     "settle_ms",
+    "curve_fit",
 ];
 
 /// A point of the rebuilt path: time, x, y.
@@ -183,6 +184,103 @@ pub struct Shape {
     pub dt_cv: f64,
     /// Share of steps that came less than 4 ms after the previous one.
     pub burst_share: f64,
+    /// How far the path strays from the one cubic Bezier curve that fits
+    /// it best ([`curve_fit`]), px; `None` for a short path.
+    pub curve_fit: Option<f64>,
+}
+
+/// Shortest path (px) worth fitting a curve to: shorter, the pixel grid is
+/// all there is to measure.
+pub const CURVE_MIN_PX: f64 = 60.0;
+/// Rounds of re-placing the points along the curve in [`curve_fit`].
+const CURVE_ROUNDS: usize = 8;
+
+/// The root mean square distance, px, of a path's points from the cubic
+/// Bezier curve that fits them best with the same ends. Bot libraries
+/// draw a movement as one Bezier curve (with an easing, a jitter of a
+/// pixel or two, wind): they stay within a pixel or so of it. A hand's
+/// path wanders off any one curve by several pixels over a reach.
+///
+/// Least squares for the two inner control points, with the points placed
+/// along the curve by chord length and then moved to their nearest point
+/// on it (a Newton step) a few times. `None` when the path is shorter than
+/// [`CURVE_MIN_PX`] or has too few distinct points.
+pub fn curve_fit(points: &[Point]) -> Option<f64> {
+    let mut xy: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for p in points {
+        if xy.last() != Some(&(p.x, p.y)) {
+            xy.push((p.x, p.y));
+        }
+    }
+    if xy.len() < MIN_SAMPLES + 1 {
+        return None;
+    }
+    let mut along = vec![0.0];
+    for w in xy.windows(2) {
+        along.push(along[along.len() - 1] + (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1));
+    }
+    let length = along[along.len() - 1];
+    if length < CURVE_MIN_PX {
+        return None;
+    }
+    let mut u: Vec<f64> = along.iter().map(|a| a / length).collect();
+    let (p0, p3) = (xy[0], xy[xy.len() - 1]);
+    let basis = |u: f64| {
+        let v = 1.0 - u;
+        [v * v * v, 3.0 * u * v * v, 3.0 * u * u * v, u * u * u]
+    };
+    let at = |c: &[(f64, f64); 4], b: [f64; 4]| {
+        (
+            b[0] * c[0].0 + b[1] * c[1].0 + b[2] * c[2].0 + b[3] * c[3].0,
+            b[0] * c[0].1 + b[1] * c[1].1 + b[2] * c[2].1 + b[3] * c[3].1,
+        )
+    };
+    let mut curve = [p0, p0, p3, p3];
+    for round in 0..=CURVE_ROUNDS {
+        // Normal equations for the inner control points, x and y alike.
+        let (mut a11, mut a12, mut a22) = (0.0, 0.0, 0.0);
+        let (mut r1, mut r2) = ((0.0, 0.0), (0.0, 0.0));
+        for (&ui, &(x, y)) in u.iter().zip(&xy) {
+            let b = basis(ui);
+            let (ex, ey) = (x - b[0] * p0.0 - b[3] * p3.0, y - b[0] * p0.1 - b[3] * p3.1);
+            a11 += b[1] * b[1];
+            a12 += b[1] * b[2];
+            a22 += b[2] * b[2];
+            r1 = (r1.0 + b[1] * ex, r1.1 + b[1] * ey);
+            r2 = (r2.0 + b[2] * ex, r2.1 + b[2] * ey);
+        }
+        let det = a11 * a22 - a12 * a12;
+        if det.abs() < 1e-12 {
+            return None;
+        }
+        curve[1] = ((a22 * r1.0 - a12 * r2.0) / det, (a22 * r1.1 - a12 * r2.1) / det);
+        curve[2] = ((a11 * r2.0 - a12 * r1.0) / det, (a11 * r2.1 - a12 * r1.1) / det);
+        if round == CURVE_ROUNDS {
+            break;
+        }
+        for (ui, &(x, y)) in u.iter_mut().zip(&xy) {
+            let t = *ui;
+            let v = 1.0 - t;
+            let q = at(&curve, basis(t));
+            let d1 = at(&curve, [-3.0 * v * v, 3.0 * v * v - 6.0 * t * v, 6.0 * t * v - 3.0 * t * t, 3.0 * t * t]);
+            let d2 = at(&curve, [6.0 * v, 6.0 * t - 12.0 * v, 6.0 * v - 12.0 * t, 6.0 * t]);
+            let (ex, ey) = (q.0 - x, q.1 - y);
+            let num = ex * d1.0 + ey * d1.1;
+            let den = d1.0 * d1.0 + d1.1 * d1.1 + ex * d2.0 + ey * d2.1;
+            if den.abs() > 1e-9 {
+                *ui = (t - num / den).clamp(0.0, 1.0);
+            }
+        }
+    }
+    let squares: f64 = u
+        .iter()
+        .zip(&xy)
+        .map(|(&ui, &(x, y))| {
+            let q = at(&curve, basis(ui));
+            (q.0 - x).powi(2) + (q.1 - y).powi(2)
+        })
+        .sum();
+    Some((squares / xy.len() as f64).sqrt())
 }
 
 /// The direction change from step `a` to step `b`, in -π..π.
@@ -316,6 +414,7 @@ impl Movement {
             mean_speed: length / duration,
             dt_cv,
             burst_share,
+            curve_fit: curve_fit(&self.points),
         })
     }
 }
@@ -354,6 +453,9 @@ pub struct Features {
     pub mean_speed: Option<f64>,
     /// Median time from the last move to a press, ms.
     pub settle_ms: Option<f64>,
+    /// Median distance of the movements from their best cubic Bezier curve
+    /// ([`curve_fit`]), px, over the movements long enough to fit.
+    pub curve_fit: Option<f64>,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
     /// Median time between successive moves of a movement (at least
@@ -410,6 +512,7 @@ impl Features {
             v(self.overshoot_share),
             v(self.mean_speed),
             v(self.settle_ms),
+            v(self.curve_fit),
         ]
     }
 }
@@ -514,6 +617,7 @@ impl Features {
             overshoot_share: share(|s| s.overshoot > 0.03),
             mean_speed: med(|s| s.mean_speed),
             settle_ms: median(&mut settle),
+            curve_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.curve_fit).collect::<Vec<_>>()),
             dt_cv: med(|s| s.dt_cv),
             move_interval: if intervals.len() >= MIN_INTERVALS { median(&mut intervals) } else { None },
             burst_share: (!move_steps.is_empty())
@@ -584,6 +688,56 @@ mod tests {
         let sh = movements(&path(&pts, false))[0].shape().expect("long enough");
         assert!((sh.straightness - 2.0 / std::f64::consts::PI).abs() < 0.01, "{sh:?}");
         assert!((sh.wobble - std::f64::consts::PI / 40.0).abs() < 0.01, "{sh:?}");
+    }
+
+    /// Points of the cubic Bezier curve (0,0) (120,-80) (260,40) (400,0),
+    /// at parameters eased in and out, as a bot library draws a move.
+    fn bezier_move(n: u32, round: bool) -> Vec<Point> {
+        let c = [(0.0, 0.0), (120.0, -80.0), (260.0, 40.0), (400.0, 0.0)];
+        (0..=n)
+            .map(|i| {
+                let f = f64::from(i) / f64::from(n);
+                let u = f * f * (3.0 - 2.0 * f);
+                let v = 1.0 - u;
+                let b = [v * v * v, 3.0 * u * v * v, 3.0 * u * u * v, u * u * u];
+                let x: f64 = (0..4).map(|k| b[k] * c[k].0).sum();
+                let y: f64 = (0..4).map(|k| b[k] * c[k].1).sum();
+                let (x, y) = if round { (x.round(), y.round()) } else { (x, y) };
+                Point { t: f64::from(i) * 16.7, x, y }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_bezier_curve_fits_itself() {
+        // The fit converges slowly, and stops within a third of a pixel:
+        // a hand strays by several.
+        for round in [false, true] {
+            let fit = curve_fit(&bezier_move(40, round)).expect("long enough");
+            assert!(fit < 0.4, "rounded to whole pixels {round}: {fit}");
+        }
+    }
+
+    #[test]
+    fn a_reach_with_a_detour_does_not_fit_one_curve() {
+        // Along the x axis, a bulge of 12 px in the first third, then back
+        // on course: a correction no single cubic follows.
+        let pts: Vec<Point> = (0..=40)
+            .map(|i| {
+                let f = f64::from(i) / 40.0;
+                let bulge = if f < 1.0 / 3.0 { 12.0 * (3.0 * std::f64::consts::PI * f).sin() } else { 0.0 };
+                Point { t: f64::from(i) * 16.7, x: 300.0 * f, y: bulge }
+            })
+            .collect();
+        let fit = curve_fit(&pts).expect("long enough");
+        assert!(fit > 2.0, "{fit}");
+    }
+
+    #[test]
+    fn a_short_path_has_no_curve_fit() {
+        let pts: Vec<Point> =
+            (0..10).map(|i| Point { t: f64::from(i) * 16.7, x: f64::from(i) * 5.0, y: 0.0 }).collect();
+        assert_eq!(curve_fit(&pts), None);
     }
 
     #[test]
