@@ -86,6 +86,10 @@ const SHARED: &str = "{oculto}:";
 /// The layout written in `{oculto}:layout`: 2 since the hash tag.
 const LAYOUT: &str = "2";
 
+/// Behind Sentinel, how long a verification waits for a replica to
+/// confirm its spent token id (`WAIT`) before answering 503.
+const REPLICA_WAIT: Duration = Duration::from_millis(500);
+
 /// Sentinel is asked for the master at most this often.
 const SENTINEL_EVERY: Duration = Duration::from_millis(200);
 
@@ -574,6 +578,13 @@ impl RedisStore {
         })
     }
 
+    /// Behind Sentinel, 1: a token is accepted only once a replica has its
+    /// spent id, so that a failover cannot forget it (replication is
+    /// asynchronous); else 0.
+    fn replicas_to_wait_for(&self) -> i64 {
+        i64::from(matches!(&*self.target, Target::Node(Node { sentinel: Some(_), .. })))
+    }
+
     /// Whether this is a Redis Cluster, where a step that touches keys of
     /// several slots is split in two.
     fn is_cluster(&self) -> bool {
@@ -706,7 +717,22 @@ impl RedisStore {
         Ok(rows.into_iter().filter_map(Fields::row).collect())
     }
 
+    /// `PING`; on a Cluster, a read on the `{oculto}` slot's node and
+    /// `CLUSTER INFO`, which says `cluster_state:fail` once the nodes
+    /// agree that one of them is down.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        if self.is_cluster() {
+            let state: String = self
+                .call(|mut c| async move {
+                    let _: i64 = redis::cmd("EXISTS").arg(shared(&["layout"])).query_async(&mut c).await?;
+                    redis::cmd("CLUSTER").arg("INFO").query_async(&mut c).await
+                })
+                .await?;
+            return match state.lines().find(|l| l.starts_with("cluster_state:")) {
+                Some("cluster_state:ok") => Ok(()),
+                other => Err(unavailable(format!("redis cluster: {}", other.unwrap_or("no cluster_state")))),
+            };
+        }
         let pong: String = self.call(|mut c| async move { redis::cmd("PING").query_async(&mut c).await }).await?;
         if pong == "PONG" {
             Ok(())
@@ -913,14 +939,30 @@ impl RedisStore {
                 .await?;
             (status, reasons)
         } else {
-            self.call(|mut c| async move {
-                let mut inv = CONSUME.get().key(spent);
-                inv.key(session).key(counted).key(usage).key(months).key(recent);
-                inv.arg(marker).arg(ttl).arg(class).arg(score).arg(bucket);
-                inv.arg(row).arg(recent_keep).arg(&ym);
-                inv.invoke_async(&mut c).await
-            })
-            .await?
+            let replicas = self.replicas_to_wait_for();
+            let (status, reasons, acked): (i64, String, i64) = self
+                .call(|mut c| async move {
+                    let mut inv = CONSUME.get().key(spent);
+                    inv.key(session).key(counted).key(usage).key(months).key(recent);
+                    inv.arg(marker).arg(ttl).arg(class).arg(score).arg(bucket);
+                    inv.arg(row).arg(recent_keep).arg(&ym);
+                    let (status, reasons): (i64, String) = inv.invoke_async(&mut c).await?;
+                    if replicas == 0 || status == 2 {
+                        return Ok((status, reasons, replicas));
+                    }
+                    // The same connection: WAIT counts the replicas that have our writes.
+                    let mut wait = redis::cmd("WAIT");
+                    wait.arg(replicas).arg(REPLICA_WAIT.as_millis() as u64);
+                    Ok((status, reasons, wait.query_async(&mut c).await?))
+                })
+                .await?;
+            if acked < replicas {
+                return Err(unavailable(format!(
+                    "no replica confirmed the spent token id within {} ms",
+                    REPLICA_WAIT.as_millis()
+                )));
+            }
+            (status, reasons)
         };
         let reasons = || serde_json::from_str(&reasons).unwrap_or_default();
         Ok(match status {
@@ -1202,7 +1244,7 @@ impl Fields {
 mod tests {
     use std::time::Instant;
 
-    use oculto_tests::redis::RedisServer;
+    use oculto_tests::redis::{RedisCluster, RedisServer, Replicated};
 
     use super::super::tests::{consumption, session, store_works};
     use super::super::{Consumed, Store, StoreOptions};
@@ -1217,6 +1259,81 @@ mod tests {
     async fn redis_store_works() {
         let server = RedisServer::start();
         store_works(&open(&server)).await;
+    }
+
+    /// Issue 6: the suite on a Redis Cluster of three masters, where every
+    /// script's keys must share a slot; then rate limits (two checks of one
+    /// request in one script), and a bounded error while the node holding
+    /// `{oculto}` is down, until it is back.
+    #[tokio::test]
+    async fn cluster_store_works() {
+        let mut cluster = RedisCluster::start(3);
+        let options = StoreOptions { recent_keep: 2, ..Default::default() };
+        let store = Store::open(&cluster.url(), options).unwrap();
+        store_works(&store).await;
+        let checks = |n| {
+            let check = |limit| RateCheck { limit, who: "192.0.2.1".into(), n, period: Duration::from_secs(60), hard: true };
+            vec![check("init"), check("soft")]
+        };
+        let first = store.rate(checks(1)).await.unwrap().unwrap();
+        assert_eq!((first.refused, first.over), (None, vec![false, false]));
+        assert!(store.rate(checks(1)).await.unwrap().unwrap().refused.is_some(), "the allowance is spent");
+
+        let node = cluster.node_of("{oculto}");
+        node.kill();
+        let started = Instant::now();
+        assert!(store.ping().await.is_err());
+        assert!(store.sites().await.is_err());
+        assert!(started.elapsed() < 3 * COMMAND_TIMEOUT, "bounded waits: {:?}", started.elapsed());
+        node.restart();
+        cluster.wait_ok();
+        let started = Instant::now();
+        while store.sites().await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the store did not come back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(store.sites().await.unwrap().len(), 1, "kept by its append-only file");
+    }
+
+    /// Issue 6: the suite through Sentinel; after a failover, the store
+    /// follows the new master by itself, and spent token ids are there
+    /// (each waited for the replica).
+    #[tokio::test]
+    async fn sentinel_store_works_and_follows_a_failover() {
+        let servers = Replicated::start();
+        let options = StoreOptions { recent_keep: 2, ..Default::default() };
+        let store = Store::open(&servers.url(), options).unwrap();
+        store_works(&store).await;
+        let now = crate::clock::now_secs();
+        assert!(matches!(
+            store.consume(consumption("j_before", "site_a", now, None)).await.unwrap(),
+            Consumed::First { .. }
+        ));
+        servers.fail_over();
+        let started = Instant::now();
+        loop {
+            match store.consume(consumption("j_before", "site_a", now, None)).await {
+                Ok(c) => {
+                    assert_eq!(c, Consumed::Replay, "spent before the failover");
+                    break;
+                }
+                Err(_) => assert!(started.elapsed() < Duration::from_secs(20), "the store did not follow"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Until the old master replicates the new one, no replica confirms
+        // a spent id: 503, never an unconfirmed "valid".
+        let retry = consumption("j_after", "site_a", now, Some("after"));
+        let started = Instant::now();
+        let mut answered = store.consume(retry.clone()).await;
+        while answered.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "no replica came back: {answered:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            answered = store.consume(retry.clone()).await;
+        }
+        assert!(matches!(answered.unwrap(), Consumed::First { .. } | Consumed::Retry { .. }));
+        let role = servers.replica.info("replication");
+        assert!(role.contains("role:master"), "{role}");
     }
 
     /// Sessions, spent token ids and challenges go by their TTLs, counted
