@@ -258,7 +258,8 @@ impl RedisCluster {
     /// Starts `masters` servers (at least 3, as `redis-cli` asks) and waits
     /// until every one says `cluster_state:ok`.
     pub fn start(masters: usize) -> Self {
-        let options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"];
+        let options =
+            ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"];
         let nodes: Vec<RedisServer> = (0..masters).map(|_| RedisServer::launch(true, &options, None)).collect();
         let mut cli = Command::new(redis_server_bin().with_file_name("redis-cli"));
         cli.arg("--cluster").arg("create");
@@ -338,7 +339,9 @@ impl Replicated {
             r.replica.info("replication").contains("master_link_status:up")
         });
         wait_for("the sentinel to see the replica", Duration::from_secs(20), || {
-            r.sentinel.command(&["SENTINEL", "REPLICAS", MASTER_NAME]).is_ok_and(|s| s.contains(&r.replica.port().to_string()))
+            r.sentinel
+                .command(&["SENTINEL", "REPLICAS", MASTER_NAME])
+                .is_ok_and(|s| s.contains(&r.replica.port().to_string()))
         });
         r
     }

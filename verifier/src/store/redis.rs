@@ -3,9 +3,10 @@
 //! once. Redis is reached in one of three ways ([`RedisStore::open`]):
 //!
 //! - `redis://HOST:PORT[/DB]`: one server;
-//! - `redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]`: the master
-//!   that Sentinel names, asked again whenever a command fails, so that a
-//!   node follows a failover by itself;
+//! - `redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB][?wait_replicas=N]`:
+//!   the master that Sentinel names, asked again whenever a command fails,
+//!   so that a node follows a failover by itself; a spent token id is
+//!   confirmed by `N` replicas (1 unless said) before its token is accepted;
 //! - `redis+cluster://HOST:PORT[,HOST:PORT...]`: a Redis Cluster, from
 //!   these seed nodes.
 //!
@@ -411,12 +412,15 @@ struct Node {
     /// The server, and how many times it changed (threads whose connection
     /// is older connect again).
     client: Mutex<Option<(u64, redis::Client)>>,
-    sentinel: Option<Sentinel>,
+    /// Boxed: only Sentinel's nodes have it.
+    sentinel: Option<Box<Sentinel>>,
 }
 
 /// The Sentinel side of a [`Node`].
 struct Sentinel {
     client: tokio::sync::Mutex<SentinelClient>,
+    /// How many replicas must confirm a spent token id (`WAIT`).
+    wait_replicas: i64,
     /// Set when a command failed: the master may have changed.
     stale: AtomicBool,
     /// When Sentinel was last asked.
@@ -544,6 +548,12 @@ impl RedisStore {
             Target::Cluster(client)
         } else if let Some(rest) = url.strip_prefix("redis+sentinel://") {
             let (password, hosts, path) = split_multi(rest)?;
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            let wait_replicas = match query.strip_prefix("wait_replicas=") {
+                Some(n) => n.parse().map_err(|_| unavailable(format!("bad redis URL: wait_replicas={n:?}")))?,
+                None if query.is_empty() => 1,
+                None => return Err(unavailable(format!("bad redis URL: unknown option {query:?}"))),
+            };
             let (master, db) = path.split_once('/').unwrap_or((path, "0"));
             let db: i64 = db.parse().map_err(|_| unavailable(format!("bad redis URL: database {db:?}")))?;
             if master.is_empty() {
@@ -556,14 +566,16 @@ impl RedisStore {
             // The password is the master's; the sentinels are asked without one.
             let sentinels: Vec<String> = hosts.iter().map(|h| node_url(None, h)).collect();
             let node_info = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
-            let client = SentinelClient::build(sentinels, master.to_owned(), Some(node_info), SentinelServerType::Master)
-                .map_err(bad)?;
+            let client =
+                SentinelClient::build(sentinels, master.to_owned(), Some(node_info), SentinelServerType::Master)
+                    .map_err(bad)?;
             let sentinel = Sentinel {
                 client: tokio::sync::Mutex::new(client),
+                wait_replicas,
                 stale: AtomicBool::new(true),
                 asked: Mutex::new(None),
             };
-            Target::Node(Node { config, client: Mutex::new(None), sentinel: Some(sentinel) })
+            Target::Node(Node { config, client: Mutex::new(None), sentinel: Some(Box::new(sentinel)) })
         } else {
             let client = redis::Client::open(url).map_err(bad)?;
             Target::Node(Node { config, client: Mutex::new(Some((0, client))), sentinel: None })
@@ -578,11 +590,14 @@ impl RedisStore {
         })
     }
 
-    /// Behind Sentinel, 1: a token is accepted only once a replica has its
-    /// spent id, so that a failover cannot forget it (replication is
-    /// asynchronous); else 0.
+    /// Behind Sentinel, 1 unless the URL says `?wait_replicas=N`: a token
+    /// is accepted only once a replica has its spent id, so that a failover
+    /// cannot forget it (replication is asynchronous); else 0.
     fn replicas_to_wait_for(&self) -> i64 {
-        i64::from(matches!(&*self.target, Target::Node(Node { sentinel: Some(_), .. })))
+        match &*self.target {
+            Target::Node(Node { sentinel: Some(s), .. }) => s.wait_replicas,
+            _ => 0,
+        }
     }
 
     /// Whether this is a Redis Cluster, where a step that touches keys of
@@ -625,7 +640,8 @@ impl RedisStore {
                     return Ok(c.clone());
                 }
             }
-            let c = Conn::Node(ConnectionManager::new_lazy_with_config(client, node.config.clone()).map_err(unavailable)?);
+            let c =
+                Conn::Node(ConnectionManager::new_lazy_with_config(client, node.config.clone()).map_err(unavailable)?);
             all.insert(self.id, (generation, c.clone()));
             Ok(c)
         })
@@ -673,7 +689,8 @@ impl RedisStore {
             }
             let mut c = self.conn().await?;
             let fail = |e: redis::RedisError| unavailable(format!("redis: {e}"));
-            let layout: Option<String> = redis::cmd("GET").arg(shared(&["layout"])).query_async(&mut c).await.map_err(fail)?;
+            let layout: Option<String> =
+                redis::cmd("GET").arg(shared(&["layout"])).query_async(&mut c).await.map_err(fail)?;
             if layout.as_deref() == Some(LAYOUT) {
                 return Ok(());
             }
@@ -704,7 +721,10 @@ impl RedisStore {
             }
             let moved: u64 = inv.arg(PREFIX).invoke_async(&mut c).await.map_err(fail)?;
             if moved > 0 {
-                tracing::info!(moved, "renamed the redis keys of sites, signing keys and stats to the {{oculto}} layout");
+                tracing::info!(
+                    moved,
+                    "renamed the redis keys of sites, signing keys and stats to the {{oculto}} layout"
+                );
             }
             Ok(())
         })
@@ -833,8 +853,8 @@ impl RedisStore {
 
     /// Cluster: adds one to a counter of a site's month.
     async fn count(&self, usage: String, months: String, ym: String, counter: &str) -> Result<(), StoreError> {
-        let _: i64 = self
-            .call(|mut c| async move {
+        let _: i64 =
+            self.call(|mut c| async move {
                 COUNT.get().key(usage).key(months).arg(ym).arg(counter).invoke_async(&mut c).await
             })
             .await?;
@@ -1272,7 +1292,8 @@ mod tests {
         let store = Store::open(&cluster.url(), options).unwrap();
         store_works(&store).await;
         let checks = |n| {
-            let check = |limit| RateCheck { limit, who: "192.0.2.1".into(), n, period: Duration::from_secs(60), hard: true };
+            let check =
+                |limit| RateCheck { limit, who: "192.0.2.1".into(), n, period: Duration::from_secs(60), hard: true };
             vec![check("init"), check("soft")]
         };
         let first = store.rate(checks(1)).await.unwrap().unwrap();
@@ -1526,6 +1547,26 @@ mod tests {
         rt.block_on(async {
             assert!(Store::open("redis://[::1", StoreOptions::default()).is_err());
             assert!(Store::open("redis://127.0.0.1:notaport", StoreOptions::default()).is_err());
+            for bad in [
+                "redis+cluster://",
+                "redis+cluster://127.0.0.1",
+                "redis+cluster://127.0.0.1:7000,h:x",
+                "redis+cluster://127.0.0.1:7000/2",
+                "redis+sentinel://127.0.0.1:26379",
+                "redis+sentinel://127.0.0.1:26379/m/x",
+                "redis+sentinel://127.0.0.1:26379/m?wait_replicas=many",
+                "redis+sentinel://127.0.0.1:26379/m?other=1",
+            ] {
+                assert!(Store::open(bad, StoreOptions::default()).is_err(), "{bad}");
+            }
+            for good in [
+                "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+                "redis+cluster://:pw@127.0.0.1:7000",
+                "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster/2",
+                "redis+sentinel://:pw@127.0.0.1:26379/mymaster?wait_replicas=0",
+            ] {
+                assert!(Store::open(good, StoreOptions::default()).is_ok(), "{good}");
+            }
         });
     }
 }
