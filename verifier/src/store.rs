@@ -2,8 +2,9 @@
 //!
 //! `Sqlite` (embedded, one file) is the default; `Redis` (feature `redis`,
 //! on by default) is shared by several verifier nodes. Every method is one
-//! round trip to the backend, and every backend passes the one conformance
-//! suite in `tests` below.
+//! round trip to the backend (on a Redis Cluster, a method that touches
+//! keys of several slots takes two: see `redis`), and every backend passes
+//! the one conformance suite in `tests` below.
 
 #[cfg(feature = "redis")]
 pub mod redis;

@@ -514,6 +514,59 @@ fn node_url(password: Option<&str>, host: &str) -> String {
     }
 }
 
+/// A Redis Cluster from `HOST:PORT[,...]` (a `redis+cluster://` URL's rest).
+fn cluster_target(rest: &str) -> Result<Target, StoreError> {
+    let bad = |e: redis::RedisError| unavailable(format!("bad redis URL: {e}"));
+    let (password, hosts, path) = split_multi(rest)?;
+    if !path.is_empty() {
+        return Err(unavailable("bad redis URL: a Redis Cluster has one database, so no /DB"));
+    }
+    let seeds: Vec<String> = hosts.iter().map(|h| node_url(password, h)).collect();
+    let client = ClusterClient::builder(seeds)
+        .connection_timeout(Duration::from_secs(1))
+        .response_timeout(Duration::from_millis(1500))
+        .retries(2)
+        .min_retry_wait(50)
+        .max_retry_wait(500)
+        .build()
+        .map_err(bad)?;
+    Ok(Target::Cluster(client))
+}
+
+/// Sentinel's master from `HOST:PORT[,...]/MASTER[/DB][?wait_replicas=N]`
+/// (a `redis+sentinel://` URL's rest).
+fn sentinel_target(rest: &str, config: ConnectionManagerConfig) -> Result<Target, StoreError> {
+    let bad = |e: redis::RedisError| unavailable(format!("bad redis URL: {e}"));
+    let (password, hosts, path) = split_multi(rest)?;
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let wait_replicas = match query.strip_prefix("wait_replicas=") {
+        Some(n) => n.parse().map_err(|_| unavailable(format!("bad redis URL: wait_replicas={n:?}")))?,
+        None if query.is_empty() => 1,
+        None => return Err(unavailable(format!("bad redis URL: unknown option {query:?}"))),
+    };
+    let (master, db) = path.split_once('/').unwrap_or((path, "0"));
+    let db: i64 = db.parse().map_err(|_| unavailable(format!("bad redis URL: database {db:?}")))?;
+    if master.is_empty() {
+        return Err(unavailable("bad redis URL: redis+sentinel://HOST:PORT[,...]/MASTER[/DB] needs MASTER"));
+    }
+    let mut info = redis::RedisConnectionInfo::default().set_db(db);
+    if let Some(p) = password {
+        info = info.set_password(p);
+    }
+    // The password is the master's; the sentinels are asked without one.
+    let sentinels: Vec<String> = hosts.iter().map(|h| node_url(None, h)).collect();
+    let node_info = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+    let client = SentinelClient::build(sentinels, master.to_owned(), Some(node_info), SentinelServerType::Master)
+        .map_err(bad)?;
+    let sentinel = Sentinel {
+        client: tokio::sync::Mutex::new(client),
+        wait_replicas,
+        stale: AtomicBool::new(true),
+        asked: Mutex::new(None),
+    };
+    Ok(Target::Node(Node { config, client: Mutex::new(None), sentinel: Some(Box::new(sentinel)) }))
+}
+
 impl RedisStore {
     /// Prepares the connections to the Redis that `url` names
     /// (`redis://HOST:PORT[/DB]`, `redis+sentinel://HOST:PORT[,...]/MASTER[/DB]`
@@ -532,50 +585,9 @@ impl RedisStore {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
         let target = if let Some(rest) = url.strip_prefix("redis+cluster://") {
-            let (password, hosts, path) = split_multi(rest)?;
-            if !path.is_empty() {
-                return Err(unavailable("bad redis URL: a Redis Cluster has one database, so no /DB"));
-            }
-            let seeds: Vec<String> = hosts.iter().map(|h| node_url(password, h)).collect();
-            let client = ClusterClient::builder(seeds)
-                .connection_timeout(Duration::from_secs(1))
-                .response_timeout(Duration::from_millis(1500))
-                .retries(2)
-                .min_retry_wait(50)
-                .max_retry_wait(500)
-                .build()
-                .map_err(bad)?;
-            Target::Cluster(client)
+            cluster_target(rest)?
         } else if let Some(rest) = url.strip_prefix("redis+sentinel://") {
-            let (password, hosts, path) = split_multi(rest)?;
-            let (path, query) = path.split_once('?').unwrap_or((path, ""));
-            let wait_replicas = match query.strip_prefix("wait_replicas=") {
-                Some(n) => n.parse().map_err(|_| unavailable(format!("bad redis URL: wait_replicas={n:?}")))?,
-                None if query.is_empty() => 1,
-                None => return Err(unavailable(format!("bad redis URL: unknown option {query:?}"))),
-            };
-            let (master, db) = path.split_once('/').unwrap_or((path, "0"));
-            let db: i64 = db.parse().map_err(|_| unavailable(format!("bad redis URL: database {db:?}")))?;
-            if master.is_empty() {
-                return Err(unavailable("bad redis URL: redis+sentinel://HOST:PORT[,...]/MASTER[/DB] needs MASTER"));
-            }
-            let mut info = redis::RedisConnectionInfo::default().set_db(db);
-            if let Some(p) = password {
-                info = info.set_password(p);
-            }
-            // The password is the master's; the sentinels are asked without one.
-            let sentinels: Vec<String> = hosts.iter().map(|h| node_url(None, h)).collect();
-            let node_info = SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
-            let client =
-                SentinelClient::build(sentinels, master.to_owned(), Some(node_info), SentinelServerType::Master)
-                    .map_err(bad)?;
-            let sentinel = Sentinel {
-                client: tokio::sync::Mutex::new(client),
-                wait_replicas,
-                stale: AtomicBool::new(true),
-                asked: Mutex::new(None),
-            };
-            Target::Node(Node { config, client: Mutex::new(None), sentinel: Some(Box::new(sentinel)) })
+            sentinel_target(rest, config)?
         } else {
             let client = redis::Client::open(url).map_err(bad)?;
             Target::Node(Node { config, client: Mutex::new(Some((0, client))), sentinel: None })
