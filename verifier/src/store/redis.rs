@@ -50,7 +50,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -91,6 +90,9 @@ const LAYOUT: &str = "2";
 /// confirm its spent token id (`WAIT`) before answering 503.
 const REPLICA_WAIT: Duration = Duration::from_millis(500);
 
+/// Longest wait for renaming the keys of the first layout, once.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Sentinel is asked for the master at most this often.
 const SENTINEL_EVERY: Duration = Duration::from_millis(200);
 
@@ -117,6 +119,18 @@ fn rate_key(check: &RateCheck) -> String {
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+/// A command's error, as a store error.
+fn failed(e: redis::RedisError) -> StoreError {
+    unavailable(format!("redis: {e}"))
+}
+
+/// `run`, or an error once `timeout` is over.
+async fn within<T>(timeout: Duration, run: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, run)
+        .await
+        .unwrap_or_else(|_| Err(unavailable(format!("redis did not answer within {} ms", timeout.as_millis()))))
 }
 
 /// Lua shared by the scripts: reading hashes named by a set or a list,
@@ -676,13 +690,12 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let run = async {
-            self.migrated.get_or_try_init(|| self.migrate()).await?;
-            f(self.conn().await?).await.map_err(|e| unavailable(format!("redis: {e}")))
+            // Outside `timeout`: a migration that takes longer must not start over on every call.
+            self.migrated.get_or_try_init(|| self.migrate(timeout)).await?;
+            let run = async { f(self.conn().await?).await.map_err(failed) };
+            within(timeout, run).await
         };
-        let result = match tokio::time::timeout(timeout, run).await {
-            Ok(r) => r,
-            Err(_) => Err(unavailable(format!("redis did not answer within {} ms", timeout.as_millis()))),
-        };
+        let result = run.await;
         if result.is_err() {
             if let Target::Node(Node { sentinel: Some(s), .. }) = &*self.target {
                 s.stale.store(true, Ordering::Relaxed);
@@ -692,54 +705,60 @@ impl RedisStore {
     }
 
     /// Renames the keys of the first layout (before `{oculto}`) on one
-    /// server, once: they are found with `SCAN`, then renamed in one script
-    /// ([`MIGRATE`]). A Cluster never had them.
-    fn migrate(&self) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + '_>> {
-        Box::pin(async move {
-            if self.is_cluster() {
-                return Ok(());
-            }
+    /// server, once: whether it was done is read within `timeout`; the
+    /// renaming itself may take up to [`MIGRATION_TIMEOUT`] (every caller
+    /// waits for it). A Cluster never had them.
+    async fn migrate(&self, timeout: Duration) -> Result<(), StoreError> {
+        if self.is_cluster() {
+            return Ok(());
+        }
+        let layout = within(timeout, async {
             let mut c = self.conn().await?;
-            let fail = |e: redis::RedisError| unavailable(format!("redis: {e}"));
             let layout: Option<String> =
-                redis::cmd("GET").arg(shared(&["layout"])).query_async(&mut c).await.map_err(fail)?;
-            if layout.as_deref() == Some(LAYOUT) {
-                return Ok(());
-            }
-            let mut old = Vec::new();
-            let mut cursor = 0u64;
-            loop {
-                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{PREFIX}*"))
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut c)
-                    .await
-                    .map_err(fail)?;
-                old.extend(found.into_iter().filter(|k| {
-                    let kind = &k[PREFIX.len()..];
-                    OLD_SHARED_KINDS.iter().any(|o| if o.ends_with(':') { kind.starts_with(o) } else { kind == *o })
-                }));
-                cursor = next;
-                if cursor == 0 {
-                    break;
-                }
-            }
-            let mut inv = MIGRATE.get().prepare_invoke();
-            for k in &old {
-                inv.key(k);
-            }
-            let moved: u64 = inv.arg(PREFIX).invoke_async(&mut c).await.map_err(fail)?;
-            if moved > 0 {
-                tracing::info!(
-                    moved,
-                    "renamed the redis keys of sites, signing keys and stats to the {{oculto}} layout"
-                );
-            }
-            Ok(())
+                redis::cmd("GET").arg(shared(&["layout"])).query_async(&mut c).await.map_err(failed)?;
+            Ok(layout)
         })
+        .await?;
+        if layout.as_deref() == Some(LAYOUT) {
+            return Ok(());
+        }
+        let moved = within(MIGRATION_TIMEOUT, self.rename_first_layout()).await?;
+        if moved > 0 {
+            tracing::info!(moved, "renamed the redis keys of sites, signing keys and stats to the {{oculto}} layout");
+        }
+        Ok(())
+    }
+
+    /// Finds the shared keys of the first layout with `SCAN`, then renames
+    /// them in one script ([`MIGRATE`]); returns how many it renamed.
+    async fn rename_first_layout(&self) -> Result<u64, StoreError> {
+        let mut c = self.conn().await?;
+        let mut old = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{PREFIX}*"))
+                .arg("COUNT")
+                .arg(10_000)
+                .query_async(&mut c)
+                .await
+                .map_err(failed)?;
+            old.extend(found.into_iter().filter(|k| {
+                let kind = &k[PREFIX.len()..];
+                OLD_SHARED_KINDS.iter().any(|o| if o.ends_with(':') { kind.starts_with(o) } else { kind == *o })
+            }));
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let mut inv = MIGRATE.get().prepare_invoke();
+        for k in &old {
+            inv.key(k);
+        }
+        inv.arg(PREFIX).invoke_async(&mut c).await.map_err(failed)
     }
 
     /// Every hash named by the set or list `index`, as (member, fields).
