@@ -7,6 +7,8 @@
 #   sqlite-full    one node, SQLite, synchronous = full
 #   redis          one node on Redis
 #   redis-2nodes   two nodes sharing one Redis, half the load on each
+#   redis-cluster  one node on a Redis Cluster of three masters on this machine
+#                  (not run unless BENCH_RUNS names it)
 #
 # For each store it starts a verifier on a fresh store, registers a site and
 # mints distinct verdict tokens through the real /init -> /score path (wrk +
@@ -123,15 +125,17 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 
-# redis_start DIR: starts redis-server on a free port with its files in DIR
-# (loading DIR/dump.rdb if there is one) and sets REDIS_PID and REDIS_PORT.
+# redis_start DIR [OPTION...]: starts redis-server on a free port with its
+# files in DIR (loading DIR/dump.rdb if there is one), with more options if
+# given, and sets REDIS_PID and REDIS_PORT.
 redis_start() {
   local dir=$1 port pid
+  shift
   mkdir -p "$dir"
   for _ in $(seq 20); do
     port=$((20000 + RANDOM % 40000))
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-      --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
+      --logfile "$dir/redis.log" --daemonize no "$@" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 600); do
       if redis-cli -p "$port" INFO server 2>/dev/null | grep -q "^process_id:$pid"; then
@@ -339,7 +343,7 @@ for RUN in $RUNS; do
 done
 
 # Redis: one snapshot, loaded by a fresh redis-server for each run.
-if [[ $RUNS == *redis* ]]; then
+if [[ " $RUNS " == *" redis "* || " $RUNS " == *" redis-2nodes "* ]]; then
   redis_start "$WORK/redis-mint"
   mint redis "redis://127.0.0.1:$REDIS_PORT"
   redis-cli -p "$REDIS_PORT" SAVE >/dev/null
@@ -405,6 +409,47 @@ for RUN in $RUNS; do
   stop "$REDIS_PID"
 done
 
+# Redis Cluster: three masters (append-only file, everysec), made with
+# redis-cli --cluster create; the tokens are minted into it, then one node
+# verifies them. Spending a token there is two steps (SET NX on the token
+# id's slot, then the stats on {oculto}'s): see the README's Redis section.
+if [[ " $RUNS " == *" redis-cluster "* ]]; then
+  RUN=redis-cluster
+  CLUSTER_PIDS=()
+  HOSTS=()
+  for n in 0 1 2; do
+    redis_start "$WORK/$RUN-$n" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --appendonly yes --appendfsync everysec
+    CLUSTER_PIDS+=("$REDIS_PID")
+    HOSTS+=("127.0.0.1:$REDIS_PORT")
+  done
+  redis-cli --cluster create "${HOSTS[@]}" --cluster-replicas 0 --cluster-yes >"$WORK/$RUN-create.log" 2>&1 ||
+    { cat "$WORK/$RUN-create.log" >&2; die "redis-cli --cluster create failed"; }
+  for h in "${HOSTS[@]}"; do
+    until redis-cli -p "${h##*:}" CLUSTER INFO | grep -q '^cluster_state:ok'; do sleep 0.1; done
+  done
+  STORE="redis+cluster://$(IFS=,; echo "${HOSTS[*]}")"
+  mint "$RUN" "$STORE"
+  API_KEY=$(sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p' "$WORK/$RUN.site.json")
+  split_tokens "$RUN" "$THREADS" "$WORK/$RUN-tokens"
+  start "$RUN" "$STORE"
+  say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
+  T0=$(ticks "$(pid_of "$RUN")")
+  R0=$(ticks "${CLUSTER_PIDS[@]}")
+  wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
+  wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
+  OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
+  REDIS_T=$(($(ticks "${CLUSTER_PIDS[@]}") - R0))
+  OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
+  REDIS_KB=0
+  for pid in "${CLUSTER_PIDS[@]}"; do REDIS_KB=$((REDIS_KB + $(peak_kb "$pid"))); done
+  R=$(result_of "$WORK/$RUN-wrk.log")
+  cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
+  recheck "$RUN" "$STORE" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
+  row "$RUN" 1 "$OCULTO_KB" "$REDIS_KB" "$OCULTO_T" "$REDIS_T" "$R"
+  for pid in "${CLUSTER_PIDS[@]}"; do stop "$pid"; done
+fi
+
 rate() { for r in "${RATES[@]}"; do [[ ${r%%=*} == "$1" ]] && echo "${r#*=}"; done; }
 ratio() {
   local a b
@@ -426,6 +471,7 @@ $(printf '%s\n' "${ROWS[@]}")
 
 redis / sqlite (one node):      $(ratio redis sqlite)   (target >= 0.70)
 two nodes / one node (redis):   $(ratio redis-2nodes redis)   (target >= 1.00)
+cluster / one server (redis):   $(ratio redis-cluster redis)   (redis-cluster: three masters, all on this machine)
 targets: p99 < 10 ms with Redis; >= 25,000 verifies/s and p99 < 5 ms on SQLite; peak RSS < 64 MB
 reference (wrk -c64, 10 s, same kind of machine): Cap's Node server with single use 16,900/s, p99 12 ms
 wrk's own report of the last run:

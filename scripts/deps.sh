@@ -8,7 +8,8 @@
 #   scripts/deps.sh browser  chromium + playwright-core (for widget tests), sqlite3
 #   scripts/deps.sh ocr      tesseract-ocr (for the image challenge's OCR report)
 #   scripts/deps.sh audio    espeak-ng + sox (for scripts/make-audio-clips.sh)
-#   scripts/deps.sh redis    redis-server (the Redis store's tests start their own)
+#   scripts/deps.sh redis    redis-server and redis-cli (the Redis store's tests start their own
+#                            servers, Sentinels with `redis-server --sentinel`, and Clusters)
 #   scripts/deps.sh fuzz     cargo-fuzz (from crates.io) and a C++ compiler for libFuzzer
 set -euo pipefail
 
@@ -79,7 +80,7 @@ case "${1:-}" in
     [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
   audio) command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox ;;
-  redis) command -v redis-server >/dev/null || apt_install redis-server ;;
+  redis) command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools ;;
   fuzz)
     command -v c++ >/dev/null || apt_install g++
     # Cargo finds subcommands in ~/.cargo/bin even when it is not on PATH.

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use oculto_shared::api::{routes, HealthResponse, InitResponse, StatsSummary, VerifyResponse};
 use oculto_shared::token::Jwks;
 use oculto_tests::load::{race, verify_load, wait_for_done, Load, LoadReport};
-use oculto_tests::redis::RedisServer;
+use oculto_tests::redis::{RedisCluster, RedisServer, Replicated};
 use oculto_tests::{human_signals, Pow, Reply, Site, Verifier, HUMAN_PAUSE};
 use serde_json::{json, Value};
 
@@ -147,18 +147,21 @@ fn two_nodes_sharing_one_redis_share_tokens_and_single_use() {
     assert!(b.verify(&after, &site.api_key).parse::<VerifyResponse>().valid);
 }
 
-/// Two verifiers on `redis`, started at once, and one site; rate limits out
-/// of the way of a test's volume unless `env` sets them.
-fn two_nodes(redis: &RedisServer, env: &[(&str, &str)]) -> (Verifier, Verifier, Site) {
-    let node = || {
-        let v = Verifier::new()
-            .store(&redis.url())
-            .env("OCULTO_RATE_LIMIT__INIT_PER_MIN", "1000000")
-            .env("OCULTO_RATE_LIMIT__SCORE_PER_MIN", "1000000")
-            .env("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "1000000");
-        env.iter().fold(v, |v, (k, val)| v.env(k, val))
-    };
-    let (a, b) = (node(), node());
+/// A verifier (not started) on the store at `url`; rate limits out of the
+/// way of a test's volume unless `env` sets them.
+fn node(url: &str, env: &[(&str, &str)]) -> Verifier {
+    let v = Verifier::new()
+        .store(url)
+        .env("OCULTO_RATE_LIMIT__INIT_PER_MIN", "1000000")
+        .env("OCULTO_RATE_LIMIT__SCORE_PER_MIN", "1000000")
+        .env("OCULTO_RATE_LIMIT__SOFT_PER_MIN", "1000000");
+    env.iter().fold(v, |v, (k, val)| v.env(k, val))
+}
+
+/// Two verifiers on the store at `url` (see [`node`]), started at once, and
+/// one site.
+fn two_nodes(url: &str, env: &[(&str, &str)]) -> (Verifier, Verifier, Site) {
+    let (a, b) = (node(url, env), node(url, env));
     let site = a.add_site(ORIGIN);
     let (a, b) = thread::scope(|s| {
         let a = s.spawn(|| a.start());
@@ -215,7 +218,7 @@ fn assert_spent_once(report: &LoadReport, tokens: &[String], site: &Site, nodes:
 fn five_hundred_concurrent_verifications_over_two_nodes_accept_exactly_one() {
     const N: usize = 500;
     let redis = RedisServer::start();
-    let (a, b, site) = two_nodes(&redis, &[]);
+    let (a, b, site) = two_nodes(&redis.url(), &[]);
     let token = a.walk(&site.site_key, ORIGIN);
     race(&[a.url(""), b.url("")], &token, &site.api_key, N).assert_one_accepted();
     for node in [&a, &b] {
@@ -238,7 +241,7 @@ fn rate_limits_reached_through_one_node_hold_on_the_other() {
         ("OCULTO_POW__DIFFICULTY", "4"),
         ("OCULTO_POW__FLOOD_EXTRA", "6"),
     ];
-    let (a, b, site) = two_nodes(&redis, &limits);
+    let (a, b, site) = two_nodes(&redis.url(), &limits);
     let init = |v: &Verifier| v.init(&site.site_key, Some(ORIGIN), None);
     let difficulty = |r: &Reply| r.parse::<InitResponse>().challenge.difficulty;
     // Two sessions through A, within the soft rate, then two through B: past
@@ -303,7 +306,7 @@ const LIMITER_FALLBACK: Duration = Duration::from_millis(1100);
 fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
     const TOKENS: usize = 400;
     let redis = RedisServer::start();
-    let (mut a, b, site) = two_nodes(&redis, &[]);
+    let (mut a, b, site) = two_nodes(&redis.url(), &[]);
     let tokens = mint_on_both(&a, &b, &site, TOKENS);
     let done = AtomicUsize::new(0);
     let load =
@@ -329,7 +332,7 @@ fn a_redis_node_killed_under_load_and_restarted_accepts_no_token_twice() {
 fn redis_down_and_back_under_load_accepts_no_token_twice() {
     const TOKENS: usize = 400;
     let mut redis = RedisServer::start_durable();
-    let (a, b, site) = two_nodes(&redis, &[]);
+    let (a, b, site) = two_nodes(&redis.url(), &[]);
     let tokens = mint_on_both(&a, &b, &site, TOKENS);
     let done = AtomicUsize::new(0);
     let load =
@@ -368,7 +371,7 @@ fn kid_of(token: &str) -> String {
 fn keys_rotated_while_two_nodes_serve_refuse_no_token() {
     const TTL_SECS: u64 = 20;
     let redis = RedisServer::start();
-    let (a, b, site) = two_nodes(&redis, &[("OCULTO_TOKEN_TTL_SECS", "20")]);
+    let (a, b, site) = two_nodes(&redis.url(), &[("OCULTO_TOKEN_TTL_SECS", "20")]);
     let old_kid = kid_of(&a.walk(&site.site_key, ORIGIN));
     let old_tokens = mint_on_both(&a, &b, &site, 40);
     let old_made = Instant::now();
@@ -451,4 +454,110 @@ fn keys_rotated_while_two_nodes_serve_refuse_no_token() {
         let msg = nodes[i % 2].verify(t, &site.api_key).assert_error(400, "invalid_token");
         assert!(msg.contains("expired"), "{msg}");
     }
+}
+
+/// Issue 6: two nodes on a Redis Cluster of three masters
+/// (`redis+cluster://`): a token made on one verifies on the other, once,
+/// also when 100 callers present it at once; an `/init` allowance spent
+/// through A holds on B; while the node holding `{oculto}` is down, a
+/// bounded 503 and `/health` degraded, then right answers once it is back,
+/// without restarting `oculto`.
+#[test]
+fn two_nodes_on_a_redis_cluster_share_tokens_single_use_and_limits() {
+    let mut cluster = RedisCluster::start(3);
+    let (a, b, site) = two_nodes(&cluster.url(), &[("OCULTO_RATE_LIMIT__INIT_PER_MIN", "8")]);
+    assert_eq!(health(&a).parse::<HealthResponse>().architecture, "redis");
+    assert_eq!(jwks(&a), jwks(&b), "both nodes sign with the same key");
+
+    let from_a = a.walk(&site.site_key, ORIGIN);
+    assert!(b.verify(&from_a, &site.api_key).parse::<VerifyResponse>().valid);
+    a.verify(&from_a, &site.api_key).assert_error(409, "already_verified");
+    b.verify(&from_a, &site.api_key).assert_error(409, "already_verified");
+    let tokens = b.walk_many(&site.site_key, ORIGIN, 2);
+    race(&[a.url(""), b.url("")], &tokens[0], &site.api_key, 100).assert_one_accepted();
+    let summary: StatsSummary = a.stats(&site.api_key).parse();
+    assert_eq!(summary.distribution.total, 2, "each token counted once");
+
+    // Four /init so far: A spends the rest of the address's allowance.
+    let init = |v: &Verifier| v.init(&site.site_key, Some(ORIGIN), None);
+    let mut opened = 0;
+    while init(&a).status != 429 {
+        opened += 1;
+        assert!(opened <= 8, "no limit on A");
+    }
+    init(&b).assert_error(429, "rate_limited");
+
+    cluster.node_of("{oculto}").kill();
+    let started = Instant::now();
+    assert_unavailable(&b.verify(&tokens[1], &site.api_key), started);
+    assert_eq!(health(&a).status, 503);
+    cluster.node_of("{oculto}").restart();
+    cluster.wait_ok();
+    for v in [&a, &b] {
+        v.wait_until("/health is ok again", || health(v).status == 200);
+    }
+    let answer = b.verify(&tokens[1], &site.api_key);
+    // A 503's command may have run: the token is then spent (409), never
+    // accepted twice.
+    assert!(answer.status == 200 || answer.status == 409, "{}", answer.body);
+    a.verify(&tokens[1], &site.api_key).assert_error(409, "already_verified");
+}
+
+/// Issue 6: a node on `redis+sentinel://` (a master, its replica, one
+/// Sentinel) verifies tokens while Sentinel fails the master over: it
+/// follows the new master without a restart; 503s meanwhile, retried with
+/// an idempotency key as a backend would; no token accepted twice; tokens
+/// spent before the failover stay spent.
+#[test]
+fn a_node_behind_sentinel_follows_a_failover() {
+    let servers = Replicated::start();
+    let v = node(&servers.url(), &[]);
+    let site = v.add_site(ORIGIN);
+    let v = v.start();
+    let tokens = v.mint(&site.site_key, ORIGIN, 60);
+    let (before, during) = tokens.split_at(20);
+    for t in before {
+        assert!(v.verify(t, &site.api_key).parse::<VerifyResponse>().valid);
+    }
+    v.verify(&before[0], &site.api_key).assert_error(409, "already_verified");
+    servers.wait_in_sync();
+
+    let done = AtomicUsize::new(0);
+    let (answers, unavailable) = thread::scope(|s| {
+        let running = s.spawn(|| {
+            let mut answers = Vec::new();
+            let mut unavailable = 0;
+            for (i, t) in during.iter().enumerate() {
+                let started = Instant::now();
+                let reply = loop {
+                    let reply = verify_with_key(&v, t, &site.api_key, &format!("order-{i}"));
+                    if reply.status != 503 || started.elapsed() > Duration::from_secs(30) {
+                        break reply;
+                    }
+                    unavailable += 1;
+                    thread::sleep(Duration::from_millis(100));
+                };
+                answers.push((reply.status, reply.body));
+                done.fetch_add(1, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(50));
+            }
+            (answers, unavailable)
+        });
+        wait_for_done(&done, 5, &running, "the failover");
+        servers.fail_over();
+        running.join().expect("the verifications run")
+    });
+    eprintln!("{unavailable} answers 503 during the failover");
+    for (i, (status, body)) in answers.iter().enumerate() {
+        assert_eq!(*status, 200, "token {i}: {body}");
+    }
+    for t in &tokens {
+        v.verify(t, &site.api_key).assert_error(409, "already_verified");
+    }
+    assert_eq!(servers.master_port(), Some(servers.replica.port()));
+    assert_eq!(health(&v).status, 200);
+    let fresh = v.walk(&site.site_key, ORIGIN);
+    assert!(v.verify(&fresh, &site.api_key).parse::<VerifyResponse>().valid);
+    let summary: StatsSummary = v.stats(&site.api_key).parse();
+    assert_eq!(summary.distribution.total, tokens.len() as u64 + 1, "each token counted once");
 }

@@ -22,7 +22,9 @@ pub const MAX_ISSUER: usize = 255;
 pub struct Config {
     /// Address to listen on.
     pub addr: SocketAddr,
-    /// `sqlite://PATH` (default) or `redis://HOST:PORT[/DB]`.
+    /// `sqlite://PATH` (default), `redis://HOST:PORT[/DB]`,
+    /// `redis+sentinel://HOST:PORT[,...]/MASTER[/DB]` or
+    /// `redis+cluster://HOST:PORT[,...]`.
     pub store: String,
     /// The `iss` claim of verdicts.
     pub issuer: String,
@@ -251,8 +253,13 @@ impl Config {
         if !(1..=100_000).contains(&self.recent_keep) {
             return Err("recent_keep must be between 1 and 100000".into());
         }
-        if !(self.store.starts_with("sqlite://") || self.store.starts_with("redis://")) {
-            return Err(format!("store: expected sqlite://PATH or redis://HOST:PORT, got {:?}", self.store));
+        let schemes = ["sqlite://", "redis://", "redis+sentinel://", "redis+cluster://"];
+        if !schemes.iter().any(|s| self.store.starts_with(s)) {
+            return Err(format!(
+                "store: expected sqlite://PATH, redis://HOST:PORT, redis+sentinel://HOST:PORT/MASTER or \
+                 redis+cluster://HOST:PORT[,HOST:PORT...], got {:?}",
+                self.store
+            ));
         }
         if self.pow.difficulty > oculto_shared::pow::MAX_DIFFICULTY
             || self.pow.difficulty.saturating_add(self.pow.flood_extra) > oculto_shared::pow::MAX_DIFFICULTY

@@ -187,7 +187,7 @@ impl Limits {
                 .iter()
                 .map(|&(limit, who)| {
                     let (n, period) = limit.quota(&self.config);
-                    RateCheck { key: format!("{}:{who}", limit.name()), n, period, hard: limit.hard() }
+                    RateCheck { limit: limit.name(), who: who.to_string(), n, period, hard: limit.hard() }
                 })
                 .collect();
             match store.rate(checks).await {

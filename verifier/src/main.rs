@@ -19,7 +19,8 @@ struct Cli {
     /// A TOML configuration file (see verifier.example.toml).
     #[arg(long, global = true, env = "OCULTO_CONFIG")]
     config: Option<PathBuf>,
-    /// The store: sqlite://PATH or redis://HOST:PORT[/DB] [env: OCULTO_STORE].
+    /// The store: sqlite://PATH, redis://HOST:PORT[/DB], redis+sentinel://HOST:PORT[,...]/MASTER[/DB]
+    /// or redis+cluster://HOST:PORT[,...] [env: OCULTO_STORE].
     #[arg(long, global = true)]
     store: Option<String>,
     #[command(subcommand)]

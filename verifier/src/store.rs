@@ -2,8 +2,9 @@
 //!
 //! `Sqlite` (embedded, one file) is the default; `Redis` (feature `redis`,
 //! on by default) is shared by several verifier nodes. Every method is one
-//! round trip to the backend, and every backend passes the one conformance
-//! suite in `tests` below.
+//! round trip to the backend (on a Redis Cluster, a method that touches
+//! keys of several slots takes two: see `redis`), and every backend passes
+//! the one conformance suite in `tests` below.
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -241,8 +242,11 @@ pub enum Counter {
 /// `n` requests at once, then one more every `period / n`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateCheck {
-    /// What is counted, and for whom: `init:192.0.2.1`, `site:site_...`.
-    pub key: String,
+    /// What is counted: `init`, `site`...
+    pub limit: &'static str,
+    /// For whom: `192.0.2.1`, `site_...`. Every check of one call counts
+    /// against the same one (Redis Cluster counts them in one slot).
+    pub who: String,
     /// Requests allowed per period.
     pub n: u32,
     /// The period.
@@ -302,14 +306,15 @@ macro_rules! each {
 }
 
 impl Store {
-    /// Opens the store named by a URL: `sqlite://PATH` (created if missing)
-    /// or `redis://HOST:PORT[/DB]` (connected on first use, inside a Tokio
-    /// runtime).
+    /// Opens the store named by a URL: `sqlite://PATH` (created if missing),
+    /// or Redis (connected on first use, inside a Tokio runtime):
+    /// `redis://HOST:PORT[/DB]`, `redis+sentinel://HOST:PORT[,...]/MASTER[/DB]`
+    /// or `redis+cluster://HOST:PORT[,...]`.
     pub fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             return Ok(Self::Sqlite(sqlite::SqliteStore::open(path, options)?));
         }
-        if url.starts_with("redis://") {
+        if ["redis://", "redis+sentinel://", "redis+cluster://"].iter().any(|s| url.starts_with(s)) {
             #[cfg(feature = "redis")]
             return Ok(Self::Redis(redis::RedisStore::open(url, options)?));
             #[cfg(not(feature = "redis"))]
@@ -449,10 +454,12 @@ impl Store {
 
 /// A store URL fit for messages and logs: a Redis password is masked.
 pub fn redacted(url: &str) -> String {
-    let Some(rest) = url.strip_prefix("redis://") else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://").filter(|(s, _)| s.starts_with("redis")) else {
+        return url.to_owned();
+    };
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     match authority.rfind('@') {
-        Some(at) => format!("redis://***@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => url.to_owned(),
     }
 }
@@ -515,6 +522,8 @@ pub(crate) mod tests {
             ("redis://:s3cret@10.0.0.5:6379/2", "redis://***@10.0.0.5:6379/2"),
             ("redis://user:s3cret@host", "redis://***@host"),
             ("redis://host:6379/a@b", "redis://host:6379/a@b"),
+            ("redis+cluster://:pw@h1:7000,h2:7001", "redis+cluster://***@h1:7000,h2:7001"),
+            ("redis+sentinel://:pw@h1:26379/mymaster/2", "redis+sentinel://***@h1:26379/mymaster/2"),
             ("sqlite://we@ird.db", "sqlite://we@ird.db"),
         ] {
             assert_eq!(redacted(url), shown);
