@@ -25,6 +25,10 @@
 //! A request flows handler → domain function → one store call, and the
 //! answer or the [`error::ApiError`] goes back in the contract's shape.
 
+// The store futures nest deep enough (Redis Cluster and Sentinel behind one
+// enum) for the compiler's default query depth to run out in their layout.
+#![recursion_limit = "256"]
+
 pub mod body;
 pub mod captcha;
 pub mod challenge;

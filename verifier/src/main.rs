@@ -1,5 +1,8 @@
 //! The `oculto` command: run the verifier, manage sites and signing keys.
 
+// As in the library: the store futures nest deeper than the default.
+#![recursion_limit = "256"]
+
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
