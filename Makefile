@@ -65,14 +65,16 @@ wasm:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 
-## bench: /verify throughput, latency and memory; challenge generation; OCR resistance (prints figures)
-bench:
+## bench: /verify throughput, latency and memory; challenge generation; OCR resistance; the scorer
+## against traces and against an off-the-shelf humanised cursor in Chromium (prints figures)
+bench: widget
 	@scripts/deps.sh bench
 	bench/verify.sh
 	cargo build --release -p oculto-verifier --bin oculto
 	./target/release/oculto challenge bench
 	@if [ -x bench/ocr.sh ]; then bench/ocr.sh; else echo "bench: no OCR report yet (bench/ocr.sh, issue 4)"; fi
 	bench/eval.sh
+	OCULTO_BIN=./target/release/oculto bench/solvers.sh
 
 clean:
 	cargo clean

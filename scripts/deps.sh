@@ -77,7 +77,11 @@ case "${1:-}" in
     command -v chromium >/dev/null || apt_install chromium
     # The step-up case reads a challenge's answer from the verifier's store.
     command -v sqlite3 >/dev/null || apt_install sqlite3
-    [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund >/dev/null ;;
+    # playwright-core for the widget tests; puppeteer-core and ghost-cursor
+    # for the off-the-shelf solver in `make bench` (bench/solvers.sh).
+    for m in playwright-core puppeteer-core ghost-cursor; do
+      [ -d "node_modules/$m" ] || { npm install --no-audit --no-fund >/dev/null; break; }
+    done ;;
   ocr) command -v tesseract >/dev/null || apt_install tesseract-ocr ;;
   audio) command -v espeak-ng >/dev/null && command -v sox >/dev/null || apt_install espeak-ng sox ;;
   redis) command -v redis-server >/dev/null && command -v redis-cli >/dev/null || apt_install redis-server redis-tools ;;

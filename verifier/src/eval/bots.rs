@@ -67,11 +67,17 @@ pub enum Family {
     Fitts,
     /// The most human-like: Fitts, overshoot, tremor, human dwell and rhythm.
     HumanDwell,
+    /// A Bezier curve bent to one side, its points evenly spaced in the
+    /// curve's parameter (no easing), as many as a Fitts's-law count says,
+    /// sent back to back as fast as the browser takes them (one a frame in
+    /// Chromium); a far target is passed and come back to (how ghost-cursor
+    /// moves a puppeteer page).
+    BezierBurst,
 }
 
 impl Family {
     /// Every family, in the order of the table above.
-    pub const ALL: [Family; 15] = [
+    pub const ALL: [Family; 16] = [
         Self::Straight,
         Self::LinearSteps,
         Self::BezierEased,
@@ -87,6 +93,7 @@ impl Family {
         Self::Overshoot,
         Self::Fitts,
         Self::HumanDwell,
+        Self::BezierBurst,
     ];
 
     /// The family's name, the `user` of its traces.
@@ -107,6 +114,7 @@ impl Family {
             Self::Overshoot => "overshoot",
             Self::Fitts => "fitts",
             Self::HumanDwell => "human_dwell",
+            Self::BezierBurst => "bezier_burst",
         }
     }
 }
@@ -199,6 +207,9 @@ fn style(family: Family, rng: &mut Rng) -> Style {
             Dist::Uniform(lo, lo + rng.range(4.0, 10.0))
         }
         F::Fitts | F::HumanDwell => Dist::Uniform(1.0, 4.0),
+        // A devtools protocol round trip per point, and Chromium answers
+        // a mouse event once it has been through a frame.
+        F::BezierBurst => Dist::Normal(16.7, 1.0),
         _ => Dist::Const(rng.range(5.0, 16.0)),
     };
     let knob = match family {
@@ -440,6 +451,21 @@ fn movement(s: &Style, from: P, to: P, w: f64, t0: f64, rng: &mut Rng) -> Vec<Po
             sample(t0, ms, s.step, rng, |f, _| along(&path, f * f * (3.0 - 2.0 * f)))
         }
         F::Windmouse => windmouse(s, from, to, t0, rng),
+        F::BezierBurst => {
+            let far = d > 500.0;
+            let over = if far {
+                let (a, r) = (rng.range(0.0, std::f64::consts::TAU), 120.0 * rng.range(0.0, 1.0).sqrt());
+                (to.0 + r * a.cos(), to.1 + r * a.sin())
+            } else {
+                to
+            };
+            let mut pts = burst(s, from, over, d.clamp(2.0, 200.0), w, t0, rng);
+            if far {
+                let t1 = pts.last().map_or(t0, |p| p.t) + s.step.draw(rng);
+                pts.extend(burst(s, over, to, 10.0, w, t1, rng));
+            }
+            pts
+        }
         F::GaussianJitter => {
             let (c1, c2) = if rng.chance(0.5) { controls(from, to, 0.3, rng) } else { (from, to) };
             let ms = rng.range(300.0, 1200.0);
@@ -507,6 +533,26 @@ fn movement(s: &Style, from: P, to: P, w: f64, t0: f64, rng: &mut Rng) -> Vec<Po
             pts
         }
     }
+}
+
+/// One [`Family::BezierBurst`] curve: both control points on one side of
+/// the chord, each a random point of it pushed out by up to `spread`.
+fn burst(s: &Style, from: P, to: P, spread: f64, w: f64, t0: f64, rng: &mut Rng) -> Vec<Point> {
+    let d = dist(from, to).max(1.0);
+    let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+    let (nx, ny) = (-(to.1 - from.1) / d * side, (to.0 - from.0) / d * side);
+    let mut anchor = || {
+        let (x, y) = lerp(from, to, rng.range(0.0, 1.0));
+        let off = rng.range(0.0, 1.0) * spread;
+        (x + nx * off, y + ny * off)
+    };
+    let (mut c1, mut c2) = (anchor(), anchor());
+    if c2.0 < c1.0 {
+        std::mem::swap(&mut c1, &mut c2);
+    }
+    let fitts = 2.0 * (0.8 * d / w.max(1.0) + 1.0).log2();
+    let points = (((fitts + 1.0).log2() + rng.range(0.0, 25.0)) * 3.0).ceil();
+    sample(t0, points * 16.7, s.step, rng, |f, _| bezier(from, c1, c2, to, f))
 }
 
 /// WindMouse (B. Land): gravity pulls toward the target, a random wind
