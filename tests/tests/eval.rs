@@ -134,9 +134,24 @@ fn prepare_and_bots_are_seeded_and_their_output_is_scored() {
     oculto(&["eval", "prepare", "--in", str_of(&x), "--out", str_of(&units)]);
     let r = report(&["--human", str_of(&dir.join("a.jsonl")), "--bot", str_of(&units)]);
     check_shape(&r);
-    // Every family is there, the keyboard-only and empty ones too.
-    let bot_groups = r["groups"].as_array().expect("groups").iter().filter(|g| g["label"] == "bot").count();
-    assert_eq!(bot_groups, 15);
+    // Every family generated is there after `prepare`, the keyboard-only
+    // and empty ones too.
+    let families: std::collections::BTreeSet<String> = std::fs::read_to_string(&x)
+        .expect("bots")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("a trace")["user"].as_str().expect("user").to_owned()
+        })
+        .collect();
+    assert!(families.contains("no_movement") && families.contains("bezier_burst"), "{families:?}");
+    let bot_groups: std::collections::BTreeSet<String> = r["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["label"] == "bot")
+        .map(|g| g["user"].as_str().expect("user").to_owned())
+        .collect();
+    assert_eq!(bot_groups, families);
     let _ = std::fs::remove_dir_all(dir);
 }
 
