@@ -312,6 +312,35 @@ wrk_verify() {
 
 result_of() { grep '^RESULT ' "$1" || { cat "$1" >&2; die "wrk printed no result ($1)"; }; }
 
+# one_node RUN STORE SYNC MINTED [STORE_PID...]: one verifier on STORE (SQLite
+# synchronous mode SYNC), one wrk against it with the tokens minted under
+# MINTED; then single use, durably: the verifier is killed outright, started
+# again on the same store and presented a sample of the tokens it accepted;
+# then the table's row. The store's processes, when given, are measured too
+# (their CPU time and peak RSS added up).
+one_node() {
+  local run=$1 store=$2 sync=$3 minted=$4 t0 r0 oculto_t oculto_kb redis_t= redis_kb= r pid
+  shift 4
+  split_tokens "$minted" "$THREADS" "$WORK/$run-tokens"
+  start "$run" "$store" "$sync"
+  say "$run: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
+  t0=$(ticks "$(pid_of "$run")")
+  (($#)) && r0=$(ticks "$@")
+  wrk_verify "$(port_of "$run")" "$THREADS" "$CONNECTIONS" "$WORK/$run-tokens" "$WORK/$run-sent" "$WORK/$run-wrk.log"
+  wait "$WRK_PID" || { cat "$WORK/$run-wrk.log" >&2; die "wrk failed"; }
+  oculto_t=$(($(ticks "$(pid_of "$run")") - t0))
+  oculto_kb=$(peak_kb "$(pid_of "$run")")
+  if (($#)); then
+    redis_t=$(($(ticks "$@") - r0))
+    redis_kb=0
+    for pid in "$@"; do redis_kb=$((redis_kb + $(peak_kb "$pid"))); done
+  fi
+  r=$(result_of "$WORK/$run-wrk.log")
+  cp "$WORK/$run-wrk.log" "$WORK/last-wrk.log"
+  recheck "$run" "$store" "$WORK/$run-sent" "$WORK/$run-tokens" "$THREADS" "$CONNECTIONS"
+  row "$run" 1 "$oculto_kb" "$redis_kb" "$oculto_t" "$redis_t" "$r"
+}
+
 # SQLite: one database, copied for each mode, so that both modes verify the
 # same kind of tokens against the same amount of stored state.
 if [[ $RUNS == *sqlite* ]]; then
@@ -326,20 +355,7 @@ for RUN in $RUNS; do
   for f in base.db base.db-wal base.db-shm; do
     [[ -e $WORK/$f ]] && cp "$WORK/$f" "$DB${f#base.db}"
   done
-  split_tokens sqlite "$THREADS" "$WORK/$RUN-tokens"
-  start "$RUN" "sqlite://$DB" "$MODE"
-  say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
-  T0=$(ticks "$(pid_of "$RUN")")
-  wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
-  wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
-  OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
-  OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
-  R=$(result_of "$WORK/$RUN-wrk.log")
-  cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
-  # Single use, durably: kill the verifier outright, start it again on the
-  # same file and present a sample of the tokens it accepted.
-  recheck "$RUN" "sqlite://$DB" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
-  row "$RUN" 1 "$OCULTO_KB" "" "$OCULTO_T" "" "$R"
+  one_node "$RUN" "sqlite://$DB" "$MODE" sqlite
 done
 
 # Redis: one snapshot, loaded by a fresh redis-server for each run.
@@ -358,21 +374,7 @@ for RUN in $RUNS; do
   redis_durable
   STORE="redis://127.0.0.1:$REDIS_PORT"
   if [[ $RUN == redis ]]; then
-    split_tokens redis "$THREADS" "$WORK/$RUN-tokens"
-    start "$RUN" "$STORE"
-    say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
-    T0=$(ticks "$(pid_of "$RUN")")
-    R0=$(ticks "$REDIS_PID")
-    wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
-    wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
-    OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
-    REDIS_T=$(($(ticks "$REDIS_PID") - R0))
-    OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
-    REDIS_KB=$(peak_kb "$REDIS_PID")
-    R=$(result_of "$WORK/$RUN-wrk.log")
-    cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
-    recheck "$RUN" "$STORE" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
-    row "$RUN" 1 "$OCULTO_KB" "$REDIS_KB" "$OCULTO_T" "$REDIS_T" "$R"
+    one_node "$RUN" "$STORE" normal redis "$REDIS_PID"
   else
     # Two nodes, each with its own wrk, half the threads and connections,
     # and its own half of the tokens (so no token goes to both).
@@ -431,22 +433,7 @@ if [[ " $RUNS " == *" redis-cluster "* ]]; then
   STORE="redis+cluster://$(IFS=,; echo "${HOSTS[*]}")"
   mint "$RUN" "$STORE"
   API_KEY=$(sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p' "$WORK/$RUN.site.json")
-  split_tokens "$RUN" "$THREADS" "$WORK/$RUN-tokens"
-  start "$RUN" "$STORE"
-  say "$RUN: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency POST /verify"
-  T0=$(ticks "$(pid_of "$RUN")")
-  R0=$(ticks "${CLUSTER_PIDS[@]}")
-  wrk_verify "$(port_of "$RUN")" "$THREADS" "$CONNECTIONS" "$WORK/$RUN-tokens" "$WORK/$RUN-sent" "$WORK/$RUN-wrk.log"
-  wait "$WRK_PID" || { cat "$WORK/$RUN-wrk.log" >&2; die "wrk failed"; }
-  OCULTO_T=$(($(ticks "$(pid_of "$RUN")") - T0))
-  REDIS_T=$(($(ticks "${CLUSTER_PIDS[@]}") - R0))
-  OCULTO_KB=$(peak_kb "$(pid_of "$RUN")")
-  REDIS_KB=0
-  for pid in "${CLUSTER_PIDS[@]}"; do REDIS_KB=$((REDIS_KB + $(peak_kb "$pid"))); done
-  R=$(result_of "$WORK/$RUN-wrk.log")
-  cp "$WORK/$RUN-wrk.log" "$WORK/last-wrk.log"
-  recheck "$RUN" "$STORE" "$WORK/$RUN-sent" "$WORK/$RUN-tokens" "$THREADS" "$CONNECTIONS"
-  row "$RUN" 1 "$OCULTO_KB" "$REDIS_KB" "$OCULTO_T" "$REDIS_T" "$R"
+  one_node "$RUN" "$STORE" normal "$RUN" "${CLUSTER_PIDS[@]}"
   for pid in "${CLUSTER_PIDS[@]}"; do stop "$pid"; done
 fi
 
