@@ -38,6 +38,9 @@ pub const MIN_INTERVALS: usize = 10;
 pub const DASH_PX: f64 = 40.0;
 /// See [`Features::dash_presses`], ms.
 pub const DASH_MS: f64 = 80.0;
+/// Aimed movements shorter than this (path, CSS px) are too short for
+/// [`Shape::arrival`] to say anything: a nudge has no time to slow down.
+pub const ARRIVAL_MIN_PX: f64 = 100.0;
 /// Key presses further apart than this (ms) are not one run of typing: a
 /// pause to think, or a move to the next field.
 pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
@@ -48,7 +51,7 @@ pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
 /// judged by fixed rules in [`crate::score`], because the human recordings
 /// have no typing or page scrolling to learn from, and their clocks are the
 /// recorders', not a browser's.
-pub const FEATURE_NAMES: [&str; 14] = [
+pub const FEATURE_NAMES: [&str; 15] = [
     "straightness",
     "straight_share",
     "speed_cv",
@@ -63,6 +66,7 @@ pub const FEATURE_NAMES: [&str; 14] = [
     "mean_speed",
     "settle_ms",
     "curve_fit",
+    "arrival_speed",
 ];
 
 /// A point of the rebuilt path: time, x, y.
@@ -178,6 +182,8 @@ pub struct Shape {
     pub crossings: usize,
     /// How far the path went past its end along the chord, over the chord.
     pub overshoot: f64,
+    /// Path length, CSS px.
+    pub length: f64,
     /// Path length over duration, px/ms.
     pub mean_speed: f64,
     /// Variation of the time between samples (coefficient of variation).
@@ -187,6 +193,12 @@ pub struct Shape {
     /// How far the path strays from the one cubic Bezier curve that fits
     /// it best ([`curve_fit`]), px; `None` for a short path.
     pub curve_fit: Option<f64>,
+    /// Speed of the last two steps that moved, over the peak speed: how fast
+    /// the pointer was still going when it stopped. A hand brakes onto its
+    /// target and arrives at a crawl (people: about 0.03); a path sampled
+    /// evenly in its parameter or in time (a line, an un-eased Bezier
+    /// curve) arrives at full speed and stops dead (about 0.3 to 1).
+    pub arrival: f64,
 }
 
 /// Shortest path (px) worth fitting a curve to: shorter, the pixel grid is
@@ -397,6 +409,10 @@ impl Movement {
             }
             beyond = beyond.max(rx * ux + ry * uy - chord);
         }
+        let moved: Vec<f64> = speeds.iter().map(|s| s.1).filter(|v| *v > 0.0).collect();
+        let last = &moved[moved.len().saturating_sub(2)..];
+        let arrival =
+            if peak > 0.0 && !last.is_empty() { last.iter().sum::<f64>() / last.len() as f64 / peak } else { 1.0 };
         let dts: Vec<f64> = steps.iter().map(|s| s.0).collect();
         let dt_cv = mean_cv(&dts).map_or(0.0, |(_, cv)| cv);
         let burst_share = dts.iter().filter(|&&dt| dt < 4.0).count() as f64 / dts.len() as f64;
@@ -411,10 +427,12 @@ impl Movement {
             peaks: peaks(&smooth),
             crossings,
             overshoot: if chord >= MIN_CHORD_PX { beyond / chord } else { 0.0 },
+            length,
             mean_speed: length / duration,
             dt_cv,
             burst_share,
             curve_fit: curve_fit(&self.points),
+            arrival,
         })
     }
 }
@@ -456,6 +474,10 @@ pub struct Features {
     /// Median distance of the movements from their best cubic Bezier curve
     /// ([`curve_fit`]), px, over the movements long enough to fit.
     pub curve_fit: Option<f64>,
+    /// Median [`Shape::arrival`] of the movements that ended in a press and
+    /// were at least [`ARRIVAL_MIN_PX`] long: how fast the pointer reached
+    /// what it clicked.
+    pub arrival_speed: Option<f64>,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
     /// Median time between successive moves of a movement (at least
@@ -513,6 +535,7 @@ impl Features {
             v(self.mean_speed),
             v(self.settle_ms),
             v(self.curve_fit),
+            v(self.arrival_speed),
         ]
     }
 }
@@ -618,6 +641,13 @@ impl Features {
             mean_speed: med(|s| s.mean_speed),
             settle_ms: median(&mut settle),
             curve_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.curve_fit).collect::<Vec<_>>()),
+            arrival_speed: median(
+                &mut shapes
+                    .iter()
+                    .filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX)
+                    .map(|(s, _)| s.arrival)
+                    .collect::<Vec<_>>(),
+            ),
             dt_cv: med(|s| s.dt_cv),
             move_interval: if intervals.len() >= MIN_INTERVALS { median(&mut intervals) } else { None },
             burst_share: (!move_steps.is_empty())
@@ -675,6 +705,31 @@ mod tests {
         assert!(sh.wobble < 1e-6, "{sh:?}");
         assert!(sh.dt_cv < 1e-6 && sh.burst_share == 0.0, "{sh:?}");
         assert!(sh.end_speed > 0.95, "no slowing down: {sh:?}");
+        assert!(sh.arrival > 0.95, "arrives at full speed: {sh:?}");
+    }
+
+    /// A reach with a minimum-jerk speed profile, as a hand moves: it slows
+    /// to a crawl before it stops, and only the aimed reach counts.
+    #[test]
+    fn a_hand_arrives_at_a_crawl_and_a_line_at_full_speed() {
+        let reach: Vec<(f64, f64, f64)> = (0..=36)
+            .map(|i| {
+                let f = f64::from(i) / 36.0;
+                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
+                (f64::from(i) * 16.7, 300.0 * s, 120.0 * s)
+            })
+            .collect();
+        let sh = movements(&path(&reach, true))[0].shape().expect("long enough");
+        assert!(sh.arrival < 0.05, "{sh:?}");
+        let f = Features::extract(&Signals { pointer: path(&reach, true), ..Signals::default() });
+        assert!(f.arrival_speed.is_some_and(|a| a < 0.05), "{f:?}");
+        // The same reach without a press, and a line too short to count.
+        let f = Features::extract(&Signals { pointer: path(&reach, false), ..Signals::default() });
+        assert_eq!(f.arrival_speed, None);
+        let f = Features::extract(&Signals { pointer: path(&line(10, 16.7, 8.0), true), ..Signals::default() });
+        assert_eq!(f.arrival_speed, None, "{f:?}");
+        let f = Features::extract(&Signals { pointer: path(&line(30, 16.7, 10.0), true), ..Signals::default() });
+        assert!(f.arrival_speed.is_some_and(|a| a > 0.95), "{f:?}");
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub enum Reason {
 fn group(feature: &str) -> Reason {
     match feature {
         "straightness" | "straight_share" | "crossings" | "curve_fit" => Reason::MovementPath,
-        "speed_cv" | "end_speed" | "peak_off_centre" | "peaks" => Reason::MovementSpeedProfile,
+        "speed_cv" | "end_speed" | "peak_off_centre" | "peaks" | "arrival_speed" => Reason::MovementSpeedProfile,
         "wobble" | "zigzag" | "roughness" => Reason::MovementTexture,
         "mean_speed" => Reason::MovementSpeed,
         "overshoot_share" => Reason::MovementCorrections,
