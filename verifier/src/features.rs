@@ -478,6 +478,12 @@ pub struct Features {
     /// were at least [`ARRIVAL_MIN_PX`] long: how fast the pointer reached
     /// what it clicked.
     pub arrival_speed: Option<f64>,
+    /// Movements that ended in a press and were at least
+    /// [`ARRIVAL_MIN_PX`] long.
+    pub arrivals: usize,
+    /// Of those, the ones that arrived at over
+    /// [`crate::score::FAST_ARRIVAL`] of their peak speed.
+    pub fast_arrivals: usize,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
     /// Median time between successive moves of a movement (at least
@@ -620,6 +626,8 @@ impl Features {
                 }
             }
         }
+        let mut arrivals: Vec<f64> =
+            shapes.iter().filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX).map(|(s, _)| s.arrival).collect();
         let mut dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
         let mut gaps = key_gaps(&s.keys);
         let mut key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
@@ -641,13 +649,9 @@ impl Features {
             mean_speed: med(|s| s.mean_speed),
             settle_ms: median(&mut settle),
             curve_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.curve_fit).collect::<Vec<_>>()),
-            arrival_speed: median(
-                &mut shapes
-                    .iter()
-                    .filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX)
-                    .map(|(s, _)| s.arrival)
-                    .collect::<Vec<_>>(),
-            ),
+            arrivals: arrivals.len(),
+            fast_arrivals: arrivals.iter().filter(|a| **a > crate::score::FAST_ARRIVAL).count(),
+            arrival_speed: median(&mut arrivals),
             dt_cv: med(|s| s.dt_cv),
             move_interval: if intervals.len() >= MIN_INTERVALS { median(&mut intervals) } else { None },
             burst_share: (!move_steps.is_empty())

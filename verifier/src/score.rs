@@ -108,6 +108,10 @@ pub enum Reason {
     /// Most presses came while the pointer was still travelling fast, with
     /// no slowing down onto the target.
     UnaimedClicks,
+    /// Most aimed movements (two or more) reached what they pressed at over
+    /// [`FAST_ARRIVAL`] of their peak speed: a path sampled evenly and
+    /// stopped dead, where a hand brakes onto its target.
+    FastArrival,
     /// Every press (two or more) landed within [`CENTRE_PX`] of the exact
     /// centre of the element pressed, as automation's `click()` does.
     CentredPresses,
@@ -169,6 +173,7 @@ impl Reason {
             Self::InstantClicks => "instant_clicks",
             Self::Teleport => "teleport",
             Self::UnaimedClicks => "unaimed_clicks",
+            Self::FastArrival => "fast_arrival",
             Self::CentredPresses => "centred_presses",
             Self::CoarsePointer => "coarse_pointer",
             Self::SuperhumanTyping => "superhuman_typing",
@@ -203,6 +208,7 @@ impl Reason {
             Self::InstantClicks => 30,
             Self::Teleport => 35,
             Self::UnaimedClicks => 30,
+            Self::FastArrival => 20,
             Self::CentredPresses => 25,
             Self::CoarsePointer => 20,
             Self::SuperhumanTyping => 35,
@@ -258,6 +264,12 @@ pub const SUPERHUMAN_KEY_DWELL_MS: f64 = 12.0;
 /// there on a 100 × 30 button about once in 300 presses, on a 16 px
 /// checkbox once in 30; automation's `click()` always does.
 pub const CENTRE_PX: f32 = 1.0;
+/// An aimed movement arriving faster than this share of its peak speed
+/// ([`crate::features::Shape::arrival`]) did not brake onto its target.
+/// People's movements arrive at about 0.03; in the click units of the
+/// development data, 0.14% of people's units have two or more such
+/// arrivals making up half their aimed movements or more.
+pub const FAST_ARRIVAL: f64 = 0.25;
 /// Key intervals varying less than this (coefficient of variation) are a
 /// script's fixed delay; people's vary by 30% and more.
 pub const EVEN_TYPING_CV: f64 = 0.08;
@@ -341,6 +353,9 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
         reasons.push(Reason::Teleport);
     } else if !coarse && f.presses >= 2 && f.dash_presses * 2 >= f.presses {
         reasons.push(Reason::UnaimedClicks);
+    }
+    if !coarse && f.fast_arrivals >= 2 && f.fast_arrivals * 2 >= f.arrivals {
+        reasons.push(Reason::FastArrival);
     }
     let centred = s.press_offsets.iter().filter(|o| o[0].abs() <= CENTRE_PX && o[1].abs() <= CENTRE_PX).count();
     if centred >= 2 && centred == s.press_offsets.len() {
@@ -752,6 +767,46 @@ mod tests {
         }
         // Not a bot on its own, from the human band.
         assert!(25 + Reason::CentredPresses.points() <= 50);
+    }
+
+    /// Pointer moves to each target in `frames` frames, eased (a hand's
+    /// minimum-jerk reach) or evenly (a line sampled evenly in time), each
+    /// pressed 120 ms after the pointer stopped.
+    fn reaches(targets: &[(f64, f64, u32, bool)]) -> Signals {
+        let mut s = Signals { elapsed_ms: 8_000.0, first_interaction_ms: Some(900.0), ..Default::default() };
+        let (mut t, mut x, mut y) = (900.0, 0.0_f64, 0.0_f64);
+        for &(tx, ty, frames, eased) in targets {
+            let (sx, sy) = (x, y);
+            for f in 1..=frames {
+                let u = f64::from(f) / f64::from(frames);
+                let p = if eased { 10.0 * u.powi(3) - 15.0 * u.powi(4) + 6.0 * u.powi(5) } else { u };
+                let (nx, ny) = (sx + (tx - sx) * p, sy + (ty - sy) * p + 20.0 * (std::f64::consts::PI * u).sin());
+                t += 16.7;
+                s.pointer.push(PointerSample { t, k: PointerKind::Move, dx: (nx - x) as f32, dy: (ny - y) as f32 });
+                (x, y) = (nx, ny);
+            }
+            t += 120.0;
+            s.pointer.push(PointerSample { t, k: PointerKind::Down, dx: 0.0, dy: 0.0 });
+            s.pointer.push(PointerSample { t: t + 90.0, k: PointerKind::Up, dx: 0.0, dy: 0.0 });
+            s.clicks.push(Click { t, dwell: 90.0 });
+            t += 700.0;
+        }
+        s
+    }
+
+    #[test]
+    fn aimed_moves_that_stop_dead_on_their_targets_arrive_fast() {
+        let has = |s: &Signals| score(&evidence(s)).codes().contains(&"fast_arrival".to_string());
+        let even = reaches(&[(400.0, 150.0, 25, false), (120.0, 320.0, 25, false), (300.0, 500.0, 20, false)]);
+        assert!(has(&even), "{:?}", Features::extract(&even));
+        let eased = reaches(&[(400.0, 150.0, 25, true), (120.0, 320.0, 25, true), (300.0, 500.0, 20, true)]);
+        assert!(!has(&eased), "{:?}", Features::extract(&eased));
+        assert!(!has(&person()));
+        // One fast arrival in three is a hand that clicked on the way.
+        let once = reaches(&[(400.0, 150.0, 25, false), (120.0, 320.0, 25, true), (300.0, 500.0, 20, true)]);
+        assert!(!has(&once), "{:?}", Features::extract(&once));
+        // Not a bot on its own, from the human band.
+        assert!(25 + Reason::FastArrival.points() <= 50);
     }
 
     #[test]
