@@ -101,6 +101,15 @@ pub struct Fitting {
     /// TPR at 1% FPR fell from 0.66 to 0.43.
     #[arg(long, default_value_t = 0.998)]
     pub not_bot_quantile: f64,
+    /// Place the `bot` threshold on people the model did not see: split the
+    /// people's groups (persons, devices) into this many folds, fit without
+    /// each fold, score the fold, and put the threshold at
+    /// `--not-bot-quantile` of those scores. A model scores the people it
+    /// was fitted on lower than new ones, so a threshold placed on them
+    /// alone puts more new people in `bot` than it says. 0 or 1: on the
+    /// people fitted on.
+    #[arg(long, default_value_t = 4)]
+    pub bot_folds: usize,
     /// How the trees grow.
     #[command(flatten)]
     pub params: crate::model::FitParams,
@@ -422,12 +431,12 @@ fn units(human: &[PathBuf], bot: &[PathBuf]) -> anyhow::Result<Vec<Unit>> {
 /// weighs as the square root of its size, so no family or person dominates
 /// and a group of nine does not count as much as one of nine hundred.
 /// Also returns the groups fitted on, with their sizes.
-fn examples(units: &[Unit], leave_out: Option<&str>) -> (Vec<crate::model::Example>, Vec<String>) {
+fn examples(units: &[Unit], leave_out: &[&str]) -> (Vec<crate::model::Example>, Vec<String>) {
     use std::collections::BTreeMap;
     let mut groups: BTreeMap<(bool, usize, String), Vec<&Vec<f64>>> = BTreeMap::new();
     for u in units {
         let group = u.group();
-        if let (Some(x), false) = (&u.x, leave_out == Some(group.as_str())) {
+        if let (Some(x), false) = (&u.x, leave_out.contains(&group.as_str())) {
             groups.entry((u.bot, u.file, group)).or_default().push(x);
         }
     }
@@ -451,22 +460,59 @@ fn examples(units: &[Unit], leave_out: Option<&str>) -> (Vec<crate::model::Examp
     (examples, names)
 }
 
-/// Fits a model on `examples`, or says why it cannot.
-fn fit_model(examples: &[crate::model::Example], fitting: &Fitting, fitted_on: String) -> anyhow::Result<Model> {
+/// Fits a model on the units but those of `leave_out`'s groups, or says
+/// why it cannot; with [`Fitting::bot_folds`], places its `bot` threshold
+/// on people it did not see.
+fn fit_model(units: &[Unit], leave_out: &[&str], fitting: &Fitting) -> anyhow::Result<Model> {
+    let mut model = fit_once(units, leave_out, fitting)?;
+    let mut people: Vec<String> =
+        units.iter().filter(|u| !u.bot && !leave_out.contains(&u.group().as_str())).map(Unit::group).collect();
+    people.sort();
+    people.dedup();
+    let folds = fitting.bot_folds.min(people.len());
+    if folds < 2 {
+        return Ok(model);
+    }
+    let mut unseen = Vec::new();
+    for k in 0..folds {
+        let fold: Vec<&str> = people.iter().skip(k).step_by(folds).map(String::as_str).collect();
+        let without: Vec<&str> = leave_out.iter().copied().chain(fold.iter().copied()).collect();
+        let m = fit_once(units, &without, fitting)?;
+        unseen.extend(
+            units
+                .iter()
+                .filter(|u| !u.bot && fold.contains(&u.group().as_str()))
+                .filter_map(|u| u.x.as_ref())
+                .map(|x| m.logit(x)),
+        );
+    }
+    unseen.sort_by(f64::total_cmp);
+    let at = ((unseen.len() as f64 * fitting.not_bot_quantile) as usize).min(unseen.len().saturating_sub(1));
+    if let Some(&bot) = unseen.get(at) {
+        // Still above the suspicious threshold, whatever the folds say.
+        model.calibration.bot = bot.max(model.calibration.bot).max(model.calibration.suspicious + 0.1);
+    }
+    Ok(model)
+}
+
+/// One fit on the units but those of `leave_out`'s groups, calibrated on
+/// the people fitted on.
+fn fit_once(units: &[Unit], leave_out: &[&str], fitting: &Fitting) -> anyhow::Result<Model> {
+    let (examples, groups) = examples(units, leave_out);
     let n_bots = examples.iter().filter(|e| e.bot).count();
     if n_bots == 0 || n_bots == examples.len() {
         bail!("fitting needs human and bot units with pointer movement");
     }
     let targets = crate::model::Targets { human: fitting.human_quantile, not_bot: fitting.not_bot_quantile };
-    Ok(crate::model::fit(examples, &fitting.params, targets, fitted_on))
+    Ok(crate::model::fit(&examples, &fitting.params, targets, groups.join(", ")))
 }
 
 fn fit(args: &FitArgs) -> anyhow::Result<()> {
     let units = units(&args.human, &args.bot)?;
-    let (examples, groups) = examples(&units, None);
-    let model = fit_model(&examples, &args.fitting, groups.join(", "))?;
+    let model = fit_model(&units, &[], &args.fitting)?;
     let json = serde_json::to_string(&model)?;
     std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
+    let (examples, _) = examples(&units, &[]);
     let n_bots = examples.iter().filter(|e| e.bot).count();
     eprintln!(
         "fit: {} human and {n_bots} bot units, {} trees -> {} (calibration {:?})",
@@ -485,8 +531,7 @@ fn heldout(args: &HeldoutArgs) -> anyhow::Result<()> {
     groups.dedup();
     let mut scored = Vec::with_capacity(units.len());
     for (i, group) in groups.iter().enumerate() {
-        let (examples, _) = examples(&units, Some(group));
-        let model = fit_model(&examples, &args.fitting, format!("all but {group}"))?;
+        let model = fit_model(&units, &[group.as_str()], &args.fitting)?;
         for u in units.iter().filter(|u| &u.group() == group) {
             let label = if u.bot { Label::Bot } else { Label::Human };
             scored.push(score_signals(&model, label, &u.source, &u.user, &u.signals)?);

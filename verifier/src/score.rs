@@ -353,8 +353,9 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
         reasons.push(Reason::Teleport);
     } else if !coarse && f.presses >= 2 && f.dash_presses * 2 >= f.presses {
         reasons.push(Reason::UnaimedClicks);
-    }
-    if !coarse && f.fast_arrivals >= 2 && f.fast_arrivals * 2 >= f.arrivals {
+    } else if !coarse && f.fast_arrivals >= 2 && f.fast_arrivals * 2 >= f.arrivals {
+        // How the pointer reached its targets counts once: a jump onto
+        // them, a press on the way, or a stop at full speed.
         reasons.push(Reason::FastArrival);
     }
     let centred = s.press_offsets.iter().filter(|o| o[0].abs() <= CENTRE_PX && o[1].abs() <= CENTRE_PX).count();
