@@ -1382,7 +1382,19 @@ mod tests {
             unconfirmed.consume(consumption("j_after", "site_a", now, None)).await.unwrap(),
             Consumed::First { .. }
         ));
-        assert_eq!(store.consume(consumption("j_after", "site_a", now, None)).await.unwrap(), Consumed::Replay);
+        // Until this store has found the new master and its replica has
+        // caught up, it answers unavailable, never a second `First`.
+        let started = Instant::now();
+        loop {
+            match store.consume(consumption("j_after", "site_a", now, None)).await {
+                Ok(c) => {
+                    assert_eq!(c, Consumed::Replay, "spent through the store that did not wait");
+                    break;
+                }
+                Err(e) => assert!(started.elapsed() < Duration::from_secs(30), "still unavailable: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let role = servers.replica.info("replication");
         assert!(role.contains("role:master"), "{role}");
     }
