@@ -487,8 +487,7 @@ fn fit_model(units: &[Unit], leave_out: &[&str], fitting: &Fitting) -> anyhow::R
         );
     }
     unseen.sort_by(f64::total_cmp);
-    let at = ((unseen.len() as f64 * fitting.not_bot_quantile) as usize).min(unseen.len().saturating_sub(1));
-    if let Some(&bot) = unseen.get(at) {
+    if let Some(bot) = crate::model::quantile(&unseen, fitting.not_bot_quantile) {
         // Still above the suspicious threshold, whatever the folds say.
         model.calibration.bot = bot.max(model.calibration.bot).max(model.calibration.suspicious + 0.1);
     }
@@ -512,11 +511,11 @@ fn fit(args: &FitArgs) -> anyhow::Result<()> {
     let model = fit_model(&units, &[], &args.fitting)?;
     let json = serde_json::to_string(&model)?;
     std::fs::write(&args.out, json + "\n").with_context(|| format!("writing {}", args.out.display()))?;
-    let (examples, _) = examples(&units, &[]);
-    let n_bots = examples.iter().filter(|e| e.bot).count();
+    let fitted = |bot: bool| units.iter().filter(|u| u.bot == bot && u.x.is_some()).count();
     eprintln!(
-        "fit: {} human and {n_bots} bot units, {} trees -> {} (calibration {:?})",
-        examples.len() - n_bots,
+        "fit: {} human and {} bot units, {} trees -> {} (calibration {:?})",
+        fitted(false),
+        fitted(true),
         model.trees.len(),
         args.out.display(),
         model.calibration

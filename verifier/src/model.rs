@@ -265,12 +265,17 @@ pub fn fit(examples: &[Example], p: &FitParams, targets: Targets, fitted_on: Str
     };
     let mut human: Vec<f64> = examples.iter().filter(|e| !e.bot).map(|e| model.logit(&e.x)).collect();
     human.sort_by(f64::total_cmp);
-    let at = |q: f64| human.get(((human.len() as f64 * q) as usize).min(human.len().saturating_sub(1))).copied();
+    let at = |q: f64| quantile(&human, q);
     let start = at(0.5).unwrap_or(0.0);
     let suspicious = at(targets.human).unwrap_or(start + 1.0).max(start + 0.1);
     let bot = at(targets.not_bot).unwrap_or(suspicious + 1.0).max(suspicious + 0.1);
     model.calibration = Calibration { start, suspicious, bot };
     model
+}
+
+/// The value at share `q` of `sorted` (ascending); `None` when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    sorted.get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1))).copied()
 }
 
 /// Up to `n` distinct quantiles of `values`, as split thresholds.
