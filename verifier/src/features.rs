@@ -41,6 +41,15 @@ pub const DASH_MS: f64 = 80.0;
 /// Aimed movements shorter than this (path, CSS px) are too short for
 /// [`Shape::arrival`] to say anything: a nudge has no time to slow down.
 pub const ARRIVAL_MIN_PX: f64 = 100.0;
+/// A movement must turn this far in all (radians, one way) to be a loop
+/// that [`loop_fit`] measures: half a turn.
+pub const LOOP_MIN_TURN: f64 = std::f64::consts::PI;
+/// Fewest distinct points [`loop_fit`] fits: five fix a conic exactly.
+pub const LOOP_MIN_POINTS: usize = 12;
+/// Smallest loop [`loop_fit`] measures (root mean square distance of its
+/// points from their centre, CSS px): smaller, the pixel grid is all
+/// there is to measure.
+pub const LOOP_MIN_RADIUS_PX: f64 = 15.0;
 /// Key presses further apart than this (ms) are not one run of typing: a
 /// pause to think, or a move to the next field.
 pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
@@ -51,7 +60,7 @@ pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
 /// judged by fixed rules in [`crate::score`], because the human recordings
 /// have no typing or page scrolling to learn from, and their clocks are the
 /// recorders', not a browser's.
-pub const FEATURE_NAMES: [&str; 15] = [
+pub const FEATURE_NAMES: [&str; 16] = [
     "straightness",
     "straight_share",
     "speed_cv",
@@ -67,6 +76,7 @@ pub const FEATURE_NAMES: [&str; 15] = [
     "settle_ms",
     "curve_fit",
     "arrival_speed",
+    "loop_fit",
 ];
 
 /// A point of the rebuilt path: time, x, y.
@@ -199,6 +209,9 @@ pub struct Shape {
     /// evenly in its parameter or in time (a line, an un-eased Bezier
     /// curve) arrives at full speed and stops dead (about 0.3 to 1).
     pub arrival: f64,
+    /// How far a loop strays from its best ellipse ([`loop_fit`]), over its
+    /// size; `None` unless the movement turns half a turn or more.
+    pub loop_fit: Option<f64>,
 }
 
 /// Shortest path (px) worth fitting a curve to: shorter, the pixel grid is
@@ -293,6 +306,96 @@ pub fn curve_fit(points: &[Point]) -> Option<f64> {
         })
         .sum();
     Some((squares / xy.len() as f64).sqrt())
+}
+
+/// How far a looping path (one that turns [`LOOP_MIN_TURN`] or more one
+/// way: a circle drawn, a scribble) strays from the conic section, an
+/// ellipse for a closed loop, that fits it best: the median distance of its
+/// points from the curve over the loop's size (the root mean square
+/// distance of the points from their centre). A script traces a circle or
+/// an ellipse from its equation and stays within the pixel grid of it
+/// (about 0.007 of its size for DELBOT's `pynput` bot); a hand drawing one
+/// strays several times as far (about 0.027 for the people there, 0.014
+/// at their 5th percentile).
+///
+/// Least squares for `a x² + b xy + c y² + d x + e y = 1` on the centred,
+/// scaled points; the distance of a point from the curve is the conic's
+/// value there over its gradient (Sampson's first-order distance). `None`
+/// when the path turns less, is smaller than [`LOOP_MIN_RADIUS_PX`], or has
+/// fewer than [`LOOP_MIN_POINTS`] distinct points.
+pub fn loop_fit(points: &[Point]) -> Option<f64> {
+    let mut xy: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for p in points {
+        if xy.last() != Some(&(p.x, p.y)) {
+            xy.push((p.x, p.y));
+        }
+    }
+    if xy.len() < LOOP_MIN_POINTS {
+        return None;
+    }
+    let steps: Vec<(f64, f64)> = xy.windows(2).map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1)).collect();
+    let turned: f64 = steps.windows(2).map(|w| turn(w[0], w[1])).sum();
+    if turned.abs() < LOOP_MIN_TURN {
+        return None;
+    }
+    let n = xy.len() as f64;
+    let (cx, cy) = (xy.iter().map(|p| p.0).sum::<f64>() / n, xy.iter().map(|p| p.1).sum::<f64>() / n);
+    let size = (xy.iter().map(|p| (p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sum::<f64>() / n).sqrt();
+    if size < LOOP_MIN_RADIUS_PX {
+        return None;
+    }
+    let row = |p: &(f64, f64)| {
+        let (x, y) = ((p.0 - cx) / size, (p.1 - cy) / size);
+        [x * x, x * y, y * y, x, y]
+    };
+    // Normal equations, with the right-hand side as a sixth column.
+    let mut m = [[0.0_f64; 6]; 5];
+    for p in &xy {
+        let r = row(p);
+        for i in 0..5 {
+            for j in 0..5 {
+                m[i][j] += r[i] * r[j];
+            }
+            m[i][5] += r[i];
+        }
+    }
+    let coef = solve5(m)?;
+    let mut distances: Vec<f64> = xy
+        .iter()
+        .map(|p| {
+            let (x, y) = ((p.0 - cx) / size, (p.1 - cy) / size);
+            let r = row(p);
+            let value: f64 = r.iter().zip(&coef).map(|(a, b)| a * b).sum::<f64>() - 1.0;
+            let gx = 2.0 * coef[0] * x + coef[1] * y + coef[3];
+            let gy = coef[1] * x + 2.0 * coef[2] * y + coef[4];
+            value.abs() / gx.hypot(gy).max(1e-9)
+        })
+        .collect();
+    median(&mut distances)
+}
+
+/// Solves five linear equations (an augmented 5 × 6 matrix) by Gaussian
+/// elimination with partial pivoting; `None` when they are singular.
+fn solve5(mut m: [[f64; 6]; 5]) -> Option<[f64; 5]> {
+    for col in 0..5 {
+        let pivot = (col..5).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for r in col + 1..5 {
+            let f = m[r][col] / m[col][col];
+            for c in col..6 {
+                m[r][c] -= f * m[col][c];
+            }
+        }
+    }
+    let mut x = [0.0; 5];
+    for r in (0..5).rev() {
+        let rest: f64 = (r + 1..5).map(|c| m[r][c] * x[c]).sum();
+        x[r] = (m[r][5] - rest) / m[r][r];
+    }
+    Some(x)
 }
 
 /// The direction change from step `a` to step `b`, in -π..π.
@@ -433,6 +536,7 @@ impl Movement {
             burst_share,
             curve_fit: curve_fit(&self.points),
             arrival,
+            loop_fit: loop_fit(&self.points),
         })
     }
 }
@@ -478,6 +582,9 @@ pub struct Features {
     /// were at least [`ARRIVAL_MIN_PX`] long: how fast the pointer reached
     /// what it clicked.
     pub arrival_speed: Option<f64>,
+    /// Median [`loop_fit`] of the movements that looped: how closely they
+    /// followed an ellipse.
+    pub loop_fit: Option<f64>,
     /// Movements that ended in a press and were at least
     /// [`ARRIVAL_MIN_PX`] long.
     pub arrivals: usize,
@@ -542,6 +649,7 @@ impl Features {
             v(self.settle_ms),
             v(self.curve_fit),
             v(self.arrival_speed),
+            v(self.loop_fit),
         ]
     }
 }
@@ -652,6 +760,7 @@ impl Features {
             arrivals: arrivals.len(),
             fast_arrivals: arrivals.iter().filter(|a| **a > crate::score::FAST_ARRIVAL).count(),
             arrival_speed: median(&mut arrivals),
+            loop_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.loop_fit).collect::<Vec<_>>()),
             dt_cv: med(|s| s.dt_cv),
             move_interval: if intervals.len() >= MIN_INTERVALS { median(&mut intervals) } else { None },
             burst_share: (!move_steps.is_empty())
@@ -797,6 +906,49 @@ mod tests {
         let pts: Vec<Point> =
             (0..10).map(|i| Point { t: f64::from(i) * 16.7, x: f64::from(i) * 5.0, y: 0.0 }).collect();
         assert_eq!(curve_fit(&pts), None);
+    }
+
+    /// A loop of `turns` turns around (300, 200), radius `r(θ)`, sampled
+    /// every 16.7 ms at `n` points a turn, rounded to whole pixels.
+    fn loop_path(n: u32, turns: f64, r: impl Fn(f64) -> f64) -> Vec<Point> {
+        let total = (f64::from(n) * turns) as u32;
+        (0..=total)
+            .map(|i| {
+                let a = std::f64::consts::TAU * f64::from(i) / f64::from(n);
+                let x = 300.0 + 1.4 * r(a) * a.cos();
+                let y = 200.0 + r(a) * a.sin();
+                Point { t: f64::from(i) * 16.7, x: x.round(), y: y.round() }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_traced_ellipse_fits_one_and_a_hand_drawn_loop_does_not() {
+        let traced = loop_fit(&loop_path(60, 1.0, |_| 80.0)).expect("a whole turn");
+        assert!(traced < 0.01, "{traced}");
+        // A hand's loop bulges and flattens as it goes round, and does not
+        // close where it began.
+        let drawn =
+            loop_fit(&loop_path(60, 1.05, |a| 80.0 * (1.0 + 0.04 * (3.0 * a).sin() + 0.03 * (5.0 * a + 1.0).sin())))
+                .expect("a whole turn");
+        assert!(drawn > 0.02, "{drawn}");
+    }
+
+    #[test]
+    fn only_a_loop_has_a_loop_fit() {
+        // A third of a turn is an arc, not a loop; a loop a few pixels
+        // across is the pixel grid.
+        assert_eq!(loop_fit(&loop_path(60, 0.33, |_| 80.0)), None);
+        assert_eq!(loop_fit(&loop_path(60, 1.0, |_| 8.0)), None);
+        let line: Vec<Point> =
+            (0..40).map(|i| Point { t: f64::from(i) * 16.7, x: f64::from(i) * 8.0, y: 0.0 }).collect();
+        assert_eq!(loop_fit(&line), None);
+        // A circle drawn as a movement reaches the session's features.
+        let f = Features::extract(&Signals {
+            pointer: path(&loop_path(60, 1.0, |_| 80.0).iter().map(|p| (p.t, p.x, p.y)).collect::<Vec<_>>(), false),
+            ..Signals::default()
+        });
+        assert!(f.loop_fit.is_some_and(|v| v < 0.01), "{f:?}");
     }
 
     #[test]

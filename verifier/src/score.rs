@@ -143,7 +143,7 @@ pub enum Reason {
 /// The behaviour reason a model feature counts towards.
 fn group(feature: &str) -> Reason {
     match feature {
-        "straightness" | "straight_share" | "crossings" | "curve_fit" => Reason::MovementPath,
+        "straightness" | "straight_share" | "crossings" | "curve_fit" | "loop_fit" => Reason::MovementPath,
         "speed_cv" | "end_speed" | "peak_off_centre" | "peaks" | "arrival_speed" => Reason::MovementSpeedProfile,
         "wobble" | "zigzag" | "roughness" => Reason::MovementTexture,
         "mean_speed" => Reason::MovementSpeed,
