@@ -50,6 +50,12 @@ pub const LOOP_MIN_POINTS: usize = 12;
 /// points from their centre, CSS px): smaller, the pixel grid is all
 /// there is to measure.
 pub const LOOP_MIN_RADIUS_PX: f64 = 15.0;
+/// A step longer than this (ms) among the last two of an aimed movement
+/// leaves its [`Shape::arrival`] unknown: three frames or more without an
+/// event is a busy page (the browser hands over the pointer's latest
+/// position late, in one step that averages the braking away), not how
+/// the hand arrived.
+pub const ARRIVAL_MAX_STEP_MS: f64 = 50.0;
 /// Key presses further apart than this (ms) are not one run of typing: a
 /// pause to think, or a move to the next field.
 pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
@@ -208,7 +214,9 @@ pub struct Shape {
     /// target and arrives at a crawl (people: about 0.03); a path sampled
     /// evenly in its parameter or in time (a line, an un-eased Bezier
     /// curve) arrives at full speed and stops dead (about 0.3 to 1).
-    pub arrival: f64,
+    /// `None` when one of those two steps took longer than
+    /// [`ARRIVAL_MAX_STEP_MS`].
+    pub arrival: Option<f64>,
     /// How far a loop strays from its best ellipse ([`loop_fit`]), over its
     /// size; `None` unless the movement turns half a turn or more.
     pub loop_fit: Option<f64>,
@@ -383,10 +391,11 @@ fn solve5(mut m: [[f64; 6]; 5]) -> Option<[f64; 5]> {
             return None;
         }
         m.swap(col, pivot);
-        for r in col + 1..5 {
-            let f = m[r][col] / m[col][col];
-            for c in col..6 {
-                m[r][c] -= f * m[col][c];
+        let top = m[col];
+        for row in m.iter_mut().skip(col + 1) {
+            let f = row[col] / top[col];
+            for (a, b) in row.iter_mut().zip(top).skip(col) {
+                *a -= f * b;
             }
         }
     }
@@ -512,10 +521,16 @@ impl Movement {
             }
             beyond = beyond.max(rx * ux + ry * uy - chord);
         }
-        let moved: Vec<f64> = speeds.iter().map(|s| s.1).filter(|v| *v > 0.0).collect();
+        let moved: Vec<(f64, f64)> =
+            steps.iter().filter(|s| s.0 > 0.0 && s.1.hypot(s.2) > 0.0).map(|s| (s.0, s.1.hypot(s.2) / s.0)).collect();
         let last = &moved[moved.len().saturating_sub(2)..];
-        let arrival =
-            if peak > 0.0 && !last.is_empty() { last.iter().sum::<f64>() / last.len() as f64 / peak } else { 1.0 };
+        let arrival = if last.iter().any(|s| s.0 > ARRIVAL_MAX_STEP_MS) {
+            None
+        } else if peak > 0.0 && !last.is_empty() {
+            Some(last.iter().map(|s| s.1).sum::<f64>() / last.len() as f64 / peak)
+        } else {
+            Some(1.0)
+        };
         let dts: Vec<f64> = steps.iter().map(|s| s.0).collect();
         let dt_cv = mean_cv(&dts).map_or(0.0, |(_, cv)| cv);
         let burst_share = dts.iter().filter(|&&dt| dt < 4.0).count() as f64 / dts.len() as f64;
@@ -734,8 +749,11 @@ impl Features {
                 }
             }
         }
-        let mut arrivals: Vec<f64> =
-            shapes.iter().filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX).map(|(s, _)| s.arrival).collect();
+        let mut arrivals: Vec<f64> = shapes
+            .iter()
+            .filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX)
+            .filter_map(|(s, _)| s.arrival)
+            .collect();
         let mut dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
         let mut gaps = key_gaps(&s.keys);
         let mut key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
@@ -818,7 +836,7 @@ mod tests {
         assert!(sh.wobble < 1e-6, "{sh:?}");
         assert!(sh.dt_cv < 1e-6 && sh.burst_share == 0.0, "{sh:?}");
         assert!(sh.end_speed > 0.95, "no slowing down: {sh:?}");
-        assert!(sh.arrival > 0.95, "arrives at full speed: {sh:?}");
+        assert!(sh.arrival.is_some_and(|a| a > 0.95), "arrives at full speed: {sh:?}");
     }
 
     /// A reach with a minimum-jerk speed profile, as a hand moves: it slows
@@ -833,7 +851,7 @@ mod tests {
             })
             .collect();
         let sh = movements(&path(&reach, true))[0].shape().expect("long enough");
-        assert!(sh.arrival < 0.05, "{sh:?}");
+        assert!(sh.arrival.is_some_and(|a| a < 0.05), "{sh:?}");
         let f = Features::extract(&Signals { pointer: path(&reach, true), ..Signals::default() });
         assert!(f.arrival_speed.is_some_and(|a| a < 0.05), "{f:?}");
         // The same reach without a press, and a line too short to count.
@@ -843,6 +861,24 @@ mod tests {
         assert_eq!(f.arrival_speed, None, "{f:?}");
         let f = Features::extract(&Signals { pointer: path(&line(30, 16.7, 10.0), true), ..Signals::default() });
         assert!(f.arrival_speed.is_some_and(|a| a > 0.95), "{f:?}");
+    }
+
+    /// The same reach on a busy page: the browser handed over the last
+    /// fifth of it in one late step, which looks like arriving at speed.
+    #[test]
+    fn a_reach_whose_end_came_late_has_no_arrival() {
+        let mut reach: Vec<(f64, f64, f64)> = (0..=28)
+            .map(|i| {
+                let f = f64::from(i) / 36.0;
+                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
+                (f64::from(i) * 16.7, 300.0 * s, 120.0 * s)
+            })
+            .collect();
+        reach.push((28.0 * 16.7 + 120.0, 300.0, 120.0));
+        let sh = movements(&path(&reach, true))[0].shape().expect("long enough");
+        assert_eq!(sh.arrival, None, "{sh:?}");
+        let f = Features::extract(&Signals { pointer: path(&reach, true), ..Signals::default() });
+        assert_eq!((f.arrivals, f.arrival_speed), (0, None), "{f:?}");
     }
 
     #[test]
