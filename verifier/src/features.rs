@@ -56,6 +56,13 @@ pub const LOOP_MIN_RADIUS_PX: f64 = 15.0;
 /// position late, in one step that averages the braking away), not how
 /// the hand arrived.
 pub const ARRIVAL_MAX_STEP_MS: f64 = 50.0;
+/// The last two steps of an aimed movement must cover more than this on
+/// average (CSS px) for its arrival to count as fast
+/// ([`Features::fast_arrivals`]): the browser reports whole pixels, and a
+/// slow hand creeping onto its target one pixel a frame is the grid, not
+/// speed (for a slow reach, one pixel a frame is already a fifth of its
+/// peak).
+pub const ARRIVAL_GRID_PX: f64 = 2.0;
 /// Key presses further apart than this (ms) are not one run of typing: a
 /// pause to think, or a move to the next field.
 pub const KEY_RUN_GAP_MS: f64 = 1_000.0;
@@ -217,6 +224,8 @@ pub struct Shape {
     /// `None` when one of those two steps took longer than
     /// [`ARRIVAL_MAX_STEP_MS`].
     pub arrival: Option<f64>,
+    /// Mean length of those two steps, CSS px.
+    pub arrival_px: f64,
     /// How far a loop strays from its best ellipse ([`loop_fit`]), over its
     /// size; `None` unless the movement turns half a turn or more.
     pub loop_fit: Option<f64>,
@@ -524,6 +533,7 @@ impl Movement {
         let moved: Vec<(f64, f64)> =
             steps.iter().filter(|s| s.0 > 0.0 && s.1.hypot(s.2) > 0.0).map(|s| (s.0, s.1.hypot(s.2) / s.0)).collect();
         let last = &moved[moved.len().saturating_sub(2)..];
+        let arrival_px = last.iter().map(|s| s.0 * s.1).sum::<f64>() / last.len().max(1) as f64;
         let arrival = if last.iter().any(|s| s.0 > ARRIVAL_MAX_STEP_MS) {
             None
         } else if peak > 0.0 && !last.is_empty() {
@@ -551,6 +561,7 @@ impl Movement {
             burst_share,
             curve_fit: curve_fit(&self.points),
             arrival,
+            arrival_px,
             loop_fit: loop_fit(&self.points),
         })
     }
@@ -604,7 +615,8 @@ pub struct Features {
     /// [`ARRIVAL_MIN_PX`] long.
     pub arrivals: usize,
     /// Of those, the ones that arrived at over
-    /// [`crate::score::FAST_ARRIVAL`] of their peak speed.
+    /// [`crate::score::FAST_ARRIVAL`] of their peak speed, with last steps
+    /// longer than the pixel grid's ([`ARRIVAL_GRID_PX`]).
     pub fast_arrivals: usize,
     /// Median sampling variation.
     pub dt_cv: Option<f64>,
@@ -749,11 +761,14 @@ impl Features {
                 }
             }
         }
-        let mut arrivals: Vec<f64> = shapes
+        let aimed_arrivals: Vec<(f64, f64)> = shapes
             .iter()
             .filter(|(s, aimed)| *aimed && s.length >= ARRIVAL_MIN_PX)
-            .filter_map(|(s, _)| s.arrival)
+            .filter_map(|(s, _)| s.arrival.map(|a| (a, s.arrival_px)))
             .collect();
+        let fast_arrivals =
+            aimed_arrivals.iter().filter(|&&(a, px)| a > crate::score::FAST_ARRIVAL && px > ARRIVAL_GRID_PX).count();
+        let mut arrivals: Vec<f64> = aimed_arrivals.iter().map(|a| a.0).collect();
         let mut dwell: Vec<f64> = s.clicks.iter().map(|c| c.dwell).collect();
         let mut gaps = key_gaps(&s.keys);
         let mut key_dwell: Vec<f64> = s.keys.iter().map(|k| k.dwell).collect();
@@ -776,7 +791,7 @@ impl Features {
             settle_ms: median(&mut settle),
             curve_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.curve_fit).collect::<Vec<_>>()),
             arrivals: arrivals.len(),
-            fast_arrivals: arrivals.iter().filter(|a| **a > crate::score::FAST_ARRIVAL).count(),
+            fast_arrivals,
             arrival_speed: median(&mut arrivals),
             loop_fit: median(&mut shapes.iter().filter_map(|(s, _)| s.loop_fit).collect::<Vec<_>>()),
             dt_cv: med(|s| s.dt_cv),
@@ -879,6 +894,27 @@ mod tests {
         assert_eq!(sh.arrival, None, "{sh:?}");
         let f = Features::extract(&Signals { pointer: path(&reach, true), ..Signals::default() });
         assert_eq!((f.arrivals, f.arrival_speed), (0, None), "{f:?}");
+    }
+
+    /// A slow reach on whole pixels: its last steps are one pixel a frame,
+    /// a large share of its low peak, but that is the grid, not speed. The
+    /// same share of a reach that still covers pixels by the handful is fast.
+    #[test]
+    fn a_slow_hand_on_whole_pixels_does_not_arrive_fast() {
+        let slow: Vec<(f64, f64, f64)> = (0..=108)
+            .map(|i| {
+                let f = f64::from(i) / 108.0;
+                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
+                (f64::from(i) * 16.7, (150.0 * s).round(), 0.0)
+            })
+            .collect();
+        let sh = movements(&path(&slow, true))[0].shape().expect("long enough");
+        assert!(sh.arrival.is_some_and(|a| a > crate::score::FAST_ARRIVAL), "a large share of a low peak: {sh:?}");
+        assert!(sh.arrival_px <= ARRIVAL_GRID_PX, "{sh:?}");
+        let f = Features::extract(&Signals { pointer: path(&slow, true), ..Signals::default() });
+        assert_eq!((f.arrivals, f.fast_arrivals), (1, 0), "{f:?}");
+        let f = Features::extract(&Signals { pointer: path(&line(30, 16.7, 10.0), true), ..Signals::default() });
+        assert_eq!((f.arrivals, f.fast_arrivals), (1, 1), "{f:?}");
     }
 
     #[test]
