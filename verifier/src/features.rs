@@ -237,6 +237,18 @@ pub const CURVE_MIN_PX: f64 = 60.0;
 /// Rounds of re-placing the points along the curve in [`curve_fit`].
 const CURVE_ROUNDS: usize = 8;
 
+/// The path's positions, each repeat of the one before left out: a
+/// sample that did not move adds nothing to a fit but weight.
+fn distinct(points: &[Point]) -> Vec<(f64, f64)> {
+    let mut xy: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for p in points {
+        if xy.last() != Some(&(p.x, p.y)) {
+            xy.push((p.x, p.y));
+        }
+    }
+    xy
+}
+
 /// The root mean square distance, px, of a path's points from the cubic
 /// Bezier curve that fits them best with the same ends. Bot libraries
 /// draw a movement as one Bezier curve (with an easing, a jitter of a
@@ -248,12 +260,7 @@ const CURVE_ROUNDS: usize = 8;
 /// on it (a Newton step) a few times. `None` when the path is shorter than
 /// [`CURVE_MIN_PX`] or has too few distinct points.
 pub fn curve_fit(points: &[Point]) -> Option<f64> {
-    let mut xy: Vec<(f64, f64)> = Vec::with_capacity(points.len());
-    for p in points {
-        if xy.last() != Some(&(p.x, p.y)) {
-            xy.push((p.x, p.y));
-        }
-    }
+    let xy = distinct(points);
     if xy.len() < MIN_SAMPLES + 1 {
         return None;
     }
@@ -341,12 +348,7 @@ pub fn curve_fit(points: &[Point]) -> Option<f64> {
 /// when the path turns less, is smaller than [`LOOP_MIN_RADIUS_PX`], or has
 /// fewer than [`LOOP_MIN_POINTS`] distinct points.
 pub fn loop_fit(points: &[Point]) -> Option<f64> {
-    let mut xy: Vec<(f64, f64)> = Vec::with_capacity(points.len());
-    for p in points {
-        if xy.last() != Some(&(p.x, p.y)) {
-            xy.push((p.x, p.y));
-        }
-    }
+    let xy = distinct(points);
     if xy.len() < LOOP_MIN_POINTS {
         return None;
     }
@@ -380,8 +382,8 @@ pub fn loop_fit(points: &[Point]) -> Option<f64> {
     let mut distances: Vec<f64> = xy
         .iter()
         .map(|p| {
-            let (x, y) = ((p.0 - cx) / size, (p.1 - cy) / size);
             let r = row(p);
+            let (x, y) = (r[3], r[4]);
             let value: f64 = r.iter().zip(&coef).map(|(a, b)| a * b).sum::<f64>() - 1.0;
             let gx = 2.0 * coef[0] * x + coef[1] * y + coef[3];
             let gy = coef[1] * x + 2.0 * coef[2] * y + coef[4];
@@ -530,14 +532,15 @@ impl Movement {
             }
             beyond = beyond.max(rx * ux + ry * uy - chord);
         }
+        // Steps that moved, as (time, length).
         let moved: Vec<(f64, f64)> =
-            steps.iter().filter(|s| s.0 > 0.0 && s.1.hypot(s.2) > 0.0).map(|s| (s.0, s.1.hypot(s.2) / s.0)).collect();
+            steps.iter().map(|s| (s.0, s.1.hypot(s.2))).filter(|&(dt, d)| dt > 0.0 && d > 0.0).collect();
         let last = &moved[moved.len().saturating_sub(2)..];
-        let arrival_px = last.iter().map(|s| s.0 * s.1).sum::<f64>() / last.len().max(1) as f64;
+        let arrival_px = last.iter().map(|s| s.1).sum::<f64>() / last.len().max(1) as f64;
         let arrival = if last.iter().any(|s| s.0 > ARRIVAL_MAX_STEP_MS) {
             None
         } else if peak > 0.0 && !last.is_empty() {
-            Some(last.iter().map(|s| s.1).sum::<f64>() / last.len() as f64 / peak)
+            Some(last.iter().map(|s| s.1 / s.0).sum::<f64>() / last.len() as f64 / peak)
         } else {
             Some(1.0)
         };
@@ -836,6 +839,19 @@ mod tests {
         out
     }
 
+    /// A reach from (0, 0) to (`x`, `y`) over `frames` frames of 16.7 ms,
+    /// with a minimum-jerk profile (position follows 10s³ - 15s⁴ + 6s⁵), as
+    /// a hand moves.
+    fn min_jerk(frames: u32, x: f64, y: f64) -> Vec<(f64, f64, f64)> {
+        (0..=frames)
+            .map(|i| {
+                let f = f64::from(i) / f64::from(frames);
+                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
+                (f64::from(i) * 16.7, x * s, y * s)
+            })
+            .collect()
+    }
+
     fn line(n: usize, dt: f64, step: f64) -> Vec<(f64, f64, f64)> {
         (0..n).map(|i| (i as f64 * dt, i as f64 * step, i as f64 * step * 0.5)).collect()
     }
@@ -858,13 +874,7 @@ mod tests {
     /// to a crawl before it stops, and only the aimed reach counts.
     #[test]
     fn a_hand_arrives_at_a_crawl_and_a_line_at_full_speed() {
-        let reach: Vec<(f64, f64, f64)> = (0..=36)
-            .map(|i| {
-                let f = f64::from(i) / 36.0;
-                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
-                (f64::from(i) * 16.7, 300.0 * s, 120.0 * s)
-            })
-            .collect();
+        let reach = min_jerk(36, 300.0, 120.0);
         let sh = movements(&path(&reach, true))[0].shape().expect("long enough");
         assert!(sh.arrival.is_some_and(|a| a < 0.05), "{sh:?}");
         let f = Features::extract(&Signals { pointer: path(&reach, true), ..Signals::default() });
@@ -882,13 +892,8 @@ mod tests {
     /// fifth of it in one late step, which looks like arriving at speed.
     #[test]
     fn a_reach_whose_end_came_late_has_no_arrival() {
-        let mut reach: Vec<(f64, f64, f64)> = (0..=28)
-            .map(|i| {
-                let f = f64::from(i) / 36.0;
-                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
-                (f64::from(i) * 16.7, 300.0 * s, 120.0 * s)
-            })
-            .collect();
+        let mut reach = min_jerk(36, 300.0, 120.0);
+        reach.truncate(29);
         reach.push((28.0 * 16.7 + 120.0, 300.0, 120.0));
         let sh = movements(&path(&reach, true))[0].shape().expect("long enough");
         assert_eq!(sh.arrival, None, "{sh:?}");
@@ -901,13 +906,8 @@ mod tests {
     /// same share of a reach that still covers pixels by the handful is fast.
     #[test]
     fn a_slow_hand_on_whole_pixels_does_not_arrive_fast() {
-        let slow: Vec<(f64, f64, f64)> = (0..=108)
-            .map(|i| {
-                let f = f64::from(i) / 108.0;
-                let s = f * f * f * (10.0 - 15.0 * f + 6.0 * f * f);
-                (f64::from(i) * 16.7, (150.0 * s).round(), 0.0)
-            })
-            .collect();
+        let slow: Vec<(f64, f64, f64)> =
+            min_jerk(108, 150.0, 0.0).into_iter().map(|(t, x, y)| (t, x.round(), y)).collect();
         let sh = movements(&path(&slow, true))[0].shape().expect("long enough");
         assert!(sh.arrival.is_some_and(|a| a > crate::score::FAST_ARRIVAL), "a large share of a low peak: {sh:?}");
         assert!(sh.arrival_px <= ARRIVAL_GRID_PX, "{sh:?}");
@@ -1025,14 +1025,7 @@ mod tests {
 
     #[test]
     fn a_bell_shaped_reach_slows_at_the_end() {
-        // Minimum-jerk profile: position follows 10s^3 - 15s^4 + 6s^5.
-        let pts: Vec<(f64, f64, f64)> = (0..=30)
-            .map(|i| {
-                let s = f64::from(i) / 30.0;
-                let p = 10.0 * s.powi(3) - 15.0 * s.powi(4) + 6.0 * s.powi(5);
-                (f64::from(i) * 16.7, 400.0 * p, 0.0)
-            })
-            .collect();
+        let pts = min_jerk(30, 400.0, 0.0);
         let sh = movements(&path(&pts, true))[0].shape().expect("long enough");
         assert!(sh.end_speed < 0.4, "{sh:?}");
         assert!((sh.peak_at - 0.5).abs() < 0.1, "{sh:?}");
