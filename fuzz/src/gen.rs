@@ -76,6 +76,7 @@ fn env(u: &mut Unstructured<'_>) -> Result<Environment> {
         hardware_concurrency: u32::from(u.arbitrary::<u8>()?),
         max_touch_points: u32::from(u.arbitrary::<u8>()? % 11),
         reduced_motion: u.arbitrary()?,
+        renderer: if u.arbitrary()? { Some(short_string(u)?) } else { None },
     })
 }
 

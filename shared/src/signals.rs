@@ -46,6 +46,9 @@ pub const MAX_POINTER: usize = 2000;
 pub const MAX_OTHER: usize = 500;
 /// The longest string in [`Environment`] (user agent, brands...).
 pub const MAX_STRING: usize = 512;
+/// The widget sends at most this many characters of the WebGL renderer's
+/// name (see [`Environment::renderer`]).
+pub const MAX_RENDERER: usize = 200;
 /// The longest duration a session may claim, in milliseconds (one day).
 pub const MAX_TIME_MS: f64 = 86_400_000.0;
 
@@ -240,6 +243,12 @@ pub struct Environment {
     pub max_touch_points: u32,
     /// Whether `prefers-reduced-motion: reduce` matches.
     pub reduced_motion: bool,
+    /// The WebGL renderer's name: `WEBGL_debug_renderer_info`'s unmasked
+    /// renderer where the browser gives it (Chromium), else `RENDERER`
+    /// (Firefox and Safari give a generic name there). `None` without
+    /// WebGL. It names the graphics chip or a software rasteriser, nothing
+    /// about the person.
+    pub renderer: Option<String>,
 }
 
 impl Signals {
@@ -298,6 +307,7 @@ impl Signals {
         let e = &self.env;
         let strings = std::iter::once(e.user_agent.as_str())
             .chain(e.ua_platform.as_deref())
+            .chain(e.renderer.as_deref())
             .chain(e.ua_brands.iter().map(String::as_str))
             .chain(e.languages.iter().map(String::as_str));
         for s in strings {

@@ -389,9 +389,13 @@ export async function startStack(dir, { env = {}, siteOptions = () => ({}), step
 /**
  * Starts Chromium. `human: true` (default) removes the automation flag, so
  * `navigator.webdriver` is false as in a person's browser; `human: false`
- * is plain headless automation (`navigator.webdriver` true).
+ * is plain headless automation (`navigator.webdriver` true). `gpu: true`
+ * (the default for `human`) has `open()`'s pages name a graphics chip as
+ * their WebGL renderer: a person's computer has one, the machine running
+ * the tests may not (Chromium then draws with SwiftShader, which the
+ * verifier reports as `software_renderer`).
  */
-export async function launch({ human = true } = {}) {
+export async function launch({ human = true, gpu = human } = {}) {
   const args = [...CHROMIUM_ARGS];
   if (human) args.push('--disable-blink-features=AutomationControlled');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
@@ -401,7 +405,33 @@ export async function launch({ human = true } = {}) {
     const major = browser.version().split('.')[0];
     browser.personAgent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${major}.0.0.0 Safari/537.36`;
   }
+  browser.gpu = gpu;
   return browser;
+}
+
+/** A laptop's graphics chip as WebGL's unmasked renderer (see `launch`). */
+function graphicsChip() {
+  const UNMASKED_RENDERER_WEBGL = 0x9246;
+  const chip = 'ANGLE (Intel, Mesa Intel(R) UHD Graphics 620 (KBL GT2), OpenGL 4.6)';
+  for (const C of [WebGLRenderingContext, WebGL2RenderingContext]) {
+    const get = C.prototype.getParameter;
+    C.prototype.getParameter = function getParameter(p) {
+      return p === UNMASKED_RENDERER_WEBGL ? chip : get.call(this, p);
+    };
+  }
+}
+
+/**
+ * The WebGL renderer `page` reports, and whether it is a software
+ * rasteriser's (the verifier's `software_renderer`).
+ */
+export async function renderer(page) {
+  const name = await page.evaluate(() => {
+    const gl = document.createElement('canvas').getContext('webgl');
+    const ext = gl?.getExtension('WEBGL_debug_renderer_info');
+    return ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : null;
+  });
+  return { name, software: /swiftshader|llvmpipe|softpipe|basic render driver/i.test(name ?? '') };
 }
 
 /**
@@ -450,6 +480,7 @@ export async function open(browser, { viewport = { width: 1000, height: 800 } } 
   const context = await browser.newContext({ viewport, screen, userAgent: browser.personAgent });
   const page = await context.newPage();
   await page.addInitScript(bookkeeping);
+  if (browser.gpu) await page.addInitScript(graphicsChip);
   page.e2e = { console: [], errors: [], httpErrors: [], failed: [] };
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') page.e2e.console.push(`${m.type()}: ${m.text()}`);

@@ -80,6 +80,12 @@ pub enum Reason {
     /// report the viewport as the screen), or a browser in full-screen or
     /// kiosk mode, so it weighs little.
     WindowIsScreen,
+    /// The page draws WebGL with a software rasteriser (SwiftShader,
+    /// llvmpipe, Microsoft's Basic Render Driver): a machine with no
+    /// graphics chip, as the servers and containers that run automation
+    /// are. Virtual machines and remote desktops without 3D acceleration do
+    /// this too, so it weighs little: alone, it leaves a person `human`.
+    SoftwareRenderer,
     /// No pointer, touch or keyboard activity at all.
     NoInteraction,
     /// Keyboard but no pointer or touch: common for keyboard and screen
@@ -164,6 +170,7 @@ impl Reason {
             Self::InconsistentPlatform => "inconsistent_platform",
             Self::InconsistentBrowser => "inconsistent_browser",
             Self::WindowIsScreen => "window_is_screen",
+            Self::SoftwareRenderer => "software_renderer",
             Self::NoInteraction => "no_interaction",
             Self::NoPointer => "no_pointer",
             Self::ImpossibleTiming => "impossible_timing",
@@ -198,6 +205,7 @@ impl Reason {
             Self::InconsistentPlatform => 20,
             Self::InconsistentBrowser => 20,
             Self::WindowIsScreen => 15,
+            Self::SoftwareRenderer => 15,
             Self::NoInteraction => 40,
             Self::NoPointer => 8,
             Self::ImpossibleTiming => 45,
@@ -314,6 +322,9 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
     if env.window == env.screen && env.screen[0] > 0 && env.screen[1] > 0 && env.max_touch_points == 0 {
         reasons.push(Reason::WindowIsScreen);
     }
+    if env.renderer.as_deref().is_some_and(software_renderer) {
+        reasons.push(Reason::SoftwareRenderer);
+    }
     if !s.has_interaction() {
         reasons.push(Reason::NoInteraction);
     } else if s.pointer.is_empty() && s.touch.is_empty() && s.clicks.is_empty() {
@@ -386,6 +397,18 @@ pub fn score_with(model: &Model, e: &Evidence<'_>) -> Score {
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
     tracing::debug!(features = ?f, parts = ?parts, "scored");
     Score { value: total.round().clamp(0.0, 100.0) as u8, reasons: parts.into_iter().map(|p| p.0).collect() }
+}
+
+/// Names of software rasterisers in WebGL renderer strings: Chromium's
+/// SwiftShader (`ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device
+/// (Subzero) ...), SwiftShader driver)`, or `Google SwiftShader`), Mesa's
+/// llvmpipe and softpipe, Windows' Basic Render Driver.
+const SOFTWARE_RENDERERS: [&str; 4] = ["swiftshader", "llvmpipe", "softpipe", "basic render driver"];
+
+/// Whether a WebGL renderer's name is a software rasteriser's.
+fn software_renderer(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SOFTWARE_RENDERERS.iter().any(|s| name.contains(s))
 }
 
 /// Whether the user agent or a client-hint brand names a headless browser.
@@ -712,6 +735,36 @@ mod tests {
             assert!(!codes(screen, window, touch).codes().contains(&"window_is_screen".to_string()));
         }
         assert!(25 + Reason::WindowIsScreen.points() <= 50, "full screen alone is not a bot");
+    }
+
+    #[test]
+    fn a_software_rasteriser_is_named_but_a_graphics_chip_or_none_is_not() {
+        let codes = |renderer: Option<&str>| {
+            let mut s = person();
+            s.env.renderer = renderer.map(Into::into);
+            score(&evidence(&s))
+        };
+        let base = codes(None);
+        for chip in [
+            "ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00003EA0) Direct3D11 vs_5_0 ps_5_0, D3D11)",
+            "ANGLE (Apple, ANGLE Metal Renderer: Apple M2, Unspecified Version)",
+            "Apple GPU",
+            "Mali-G78",
+            "WebKit WebGL",
+        ] {
+            assert_eq!(codes(Some(chip)), base, "{chip}");
+        }
+        for software in [
+            "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)",
+            "Google SwiftShader",
+            "llvmpipe (LLVM 15.0.7, 256 bits)",
+            "ANGLE (Microsoft, Microsoft Basic Render Driver (0x0000008C) Direct3D11 vs_5_0 ps_5_0, D3D11)",
+        ] {
+            let named = codes(Some(software));
+            assert!(named.codes().contains(&"software_renderer".to_string()), "{software}: {named:?}");
+            assert_eq!(named.value - base.value, Reason::SoftwareRenderer.points());
+        }
+        assert!(Reason::SoftwareRenderer.points() <= 25, "a virtual machine alone leaves a person human");
     }
 
     #[test]

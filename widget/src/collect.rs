@@ -174,6 +174,42 @@ fn get(obj: &wasm_bindgen::JsValue, key: &str) -> wasm_bindgen::JsValue {
     js_sys::Reflect::get(obj, &key.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
 }
 
+thread_local! {
+    /// The WebGL renderer's name, asked once per page: a WebGL context is
+    /// not free.
+    static RENDERER: std::cell::OnceCell<Option<String>> = const { std::cell::OnceCell::new() };
+}
+
+/// `WEBGL_debug_renderer_info`'s `UNMASKED_RENDERER_WEBGL`.
+const UNMASKED_RENDERER_WEBGL: f64 = 37_446.0;
+
+/// The WebGL renderer's name: `RENDERER`, unless it is the generic
+/// `WebKit WebGL` that Chromium and Safari give there, then the unmasked
+/// one (Firefox warns that the extension is deprecated, and names a
+/// sanitised renderer in `RENDERER` itself). `None` without WebGL. The
+/// context is released at once.
+fn renderer(w: &Window) -> Option<String> {
+    let canvas: web_sys::HtmlCanvasElement = w.document()?.create_element("canvas").ok()?.dyn_into().ok()?;
+    let gl: wasm_bindgen::JsValue = canvas.get_context("webgl").ok()??.into();
+    let call = |obj: &wasm_bindgen::JsValue, method: &str, arg: &wasm_bindgen::JsValue| {
+        get(obj, method).dyn_into::<js_sys::Function>().ok()?.call1(obj, arg).ok().filter(|v| !v.is_null())
+    };
+    let named = call(&gl, "getParameter", &get(&gl, "RENDERER")).and_then(|v| v.as_string());
+    let name = match named {
+        Some(n) if n != "WebKit WebGL" => Some(n),
+        generic => call(&gl, "getExtension", &"WEBGL_debug_renderer_info".into())
+            .and_then(|_| call(&gl, "getParameter", &UNMASKED_RENDERER_WEBGL.into()))
+            .and_then(|v| v.as_string())
+            .or(generic),
+    };
+    if let Some(lose) = call(&gl, "getExtension", &"WEBGL_lose_context".into()) {
+        if let Ok(f) = get(&lose, "loseContext").dyn_into::<js_sys::Function>() {
+            let _ = f.call0(&lose);
+        }
+    }
+    name.map(|n| n.chars().take(oculto_shared::signals::MAX_RENDERER).collect())
+}
+
 /// Facts about the browser, as the page sees them.
 fn environment(w: &Window) -> Environment {
     let nav = w.navigator();
@@ -194,6 +230,7 @@ fn environment(w: &Window) -> Environment {
     };
     env.window = [size(w.inner_width()), size(w.inner_height())];
     env.reduced_motion = w.match_media("(prefers-reduced-motion: reduce)").ok().flatten().is_some_and(|m| m.matches());
+    env.renderer = RENDERER.with(|r| r.get_or_init(|| renderer(w)).clone());
     // Client hints are not in every browser, nor in web-sys's stable API.
     let hints = get(&nav, "userAgentData");
     if hints.is_object() {

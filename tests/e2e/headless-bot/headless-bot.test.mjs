@@ -11,6 +11,7 @@ import {
   open,
   problems,
   record,
+  renderer,
   requireWidget,
   waitForEvent,
   widgetRendered,
@@ -29,7 +30,7 @@ before(async () => {
   requireWidget();
   ({ verifier, site, keys } = stack = await startStack(import.meta.dirname));
   browser = await launch({ human: false });
-  stealth = await launch({ human: true });
+  stealth = await launch({ human: true, gpu: false });
 });
 
 after(async () => {
@@ -71,6 +72,8 @@ test('a headless script gets phantom success and /verify classifies it bot', asy
   assert.equal(v.body.valid, false);
   assert.ok(v.body.reasons.includes('webdriver'), 'reason webdriver');
   assert.ok(v.body.reasons.includes('no_interaction'), 'reason no_interaction');
+  const gl = await renderer(page);
+  assert.equal(v.body.reasons.includes('software_renderer'), gl.software, `software_renderer for ${gl.name}`);
   assert.deepEqual(problems(page), []);
 });
 
@@ -99,5 +102,9 @@ test('stealth automation clicking with Playwright is not scored human, and says 
   assert.equal(v.status, 200);
   assert.notEqual(v.body.classification, 'human', JSON.stringify(v.body));
   assert.ok(v.body.reasons.includes('centred_presses'), `reason centred_presses: ${v.body.reasons}`);
+  // This machine's own renderer, as automation on a server shows it.
+  const gl = await renderer(page);
+  t.diagnostic(`WebGL renderer: ${gl.name}`);
+  assert.equal(v.body.reasons.includes('software_renderer'), gl.software, `software_renderer for ${gl.name}`);
   assert.deepEqual(problems(page), []);
 });

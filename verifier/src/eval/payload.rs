@@ -130,6 +130,7 @@ pub fn desktop() -> Environment {
         hardware_concurrency: 8,
         max_touch_points: 0,
         reduced_motion: false,
+        renderer: Some("ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00003EA0) Direct3D11 vs_5_0 ps_5_0, D3D11)".into()),
     }
 }
 
@@ -150,6 +151,7 @@ pub fn mobile() -> Environment {
         hardware_concurrency: 8,
         max_touch_points: 5,
         reduced_motion: false,
+        renderer: Some("ANGLE (Qualcomm, Adreno (TM) 610, OpenGL ES 3.2)".into()),
     }
 }
 
