@@ -243,11 +243,11 @@ pub struct Environment {
     pub max_touch_points: u32,
     /// Whether `prefers-reduced-motion: reduce` matches.
     pub reduced_motion: bool,
-    /// The WebGL renderer's name: `WEBGL_debug_renderer_info`'s unmasked
-    /// renderer where the browser gives it (Chromium), else `RENDERER`
-    /// (Firefox and Safari give a generic name there). `None` without
-    /// WebGL. It names the graphics chip or a software rasteriser, nothing
-    /// about the person.
+    /// The WebGL renderer's name: `RENDERER` (Firefox names a sanitised
+    /// renderer there), or, where that is the generic `WebKit WebGL`
+    /// (Chromium, Safari), `WEBGL_debug_renderer_info`'s unmasked
+    /// renderer. `None` without WebGL. It names the graphics chip or a
+    /// software rasteriser, nothing about the person.
     pub renderer: Option<String>,
 }
 
